@@ -1,0 +1,58 @@
+"""Values that cross the process boundary between the router and a render worker."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class OutputFormat(enum.Enum):
+    JPEG = "jpeg"
+    PNG = "png"
+
+
+class DefaultWindow(enum.Enum):
+    """What to window with when neither the request nor the file says."""
+
+    ORTHANC = "orthanc"  # width 2^BitsStored, centre width/2: byte parity with Orthanc's /wado
+    MINMAX = "minmax"  # the frame's range after the modality LUT
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    center: float
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A crop in fractions of the image, (0,0) top-left, (1,1) bottom-right."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+
+@dataclass(frozen=True, slots=True)
+class RenderParams:
+    frame: int = 0  # 0-based
+    output: OutputFormat = OutputFormat.JPEG
+    rows: int | None = None  # the output box; None means "follow the other one / native"
+    columns: int | None = None
+    region: Region | None = None
+    window: Window | None = None
+    quality: int = 90
+    default_window: DefaultWindow = DefaultWindow.ORTHANC
+    max_pixels: int = 100_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    data: bytes
+    output: OutputFormat
+    width: int
+    height: int
+    source_rows: int
+    source_columns: int
+    frames: int

@@ -1,0 +1,247 @@
+"""A pool of render worker processes driven from asyncio.
+
+Each worker owns a socketpair and serves one job at a time. Unlike ProcessPoolExecutor, a dead
+or stuck worker costs only the job it was running: its slot kills it (on a time-out), answers
+that job with an error and starts a replacement, while the other slots carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from renderer import wire, worker
+from renderer.decode import Source
+from renderer.errors import (
+    PoolClosed,
+    PoolOverloaded,
+    RenderError,
+    RenderTimeout,
+    WorkerCrashed,
+)
+from renderer.params import RenderParams, RenderResult
+
+logger = logging.getLogger(__name__)
+
+# "spawn": forking a process that runs an event loop and threads is unsafe, and spawn behaves
+# the same on every Python version (3.14 changed the Linux default).
+MP_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass(slots=True)
+class _Job:
+    source: Source
+    params: RenderParams
+    future: asyncio.Future[RenderResult]
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        if self.process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid or 0, 9)
+
+
+@dataclass(slots=True)
+class PoolStats:
+    restarts: int = 0
+    renders: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    busy: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class RenderPool:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        max_queue: int = 1000,
+        render_timeout: float = 30.0,
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.size = max(1, workers)
+        self.render_timeout = render_timeout
+        self.start_timeout = start_timeout
+        self.max_queue = max_queue
+        self.stats = PoolStats()
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_queue)
+        self._workers: list[_Worker | None] = [None] * self.size
+        self._slots: list[asyncio.Task[None]] = []
+        self._job_ids = itertools.count()
+        self._closed = False
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def alive(self) -> int:
+        return sum(1 for w in self._workers if w is not None and w.process.is_alive())
+
+    async def start(self) -> None:
+        started = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
+        self._workers = list(started)
+        self._slots = [
+            asyncio.create_task(self._serve(index), name=f"render-slot-{index}")
+            for index in range(self.size)
+        ]
+        logger.info("render pool started with %d workers", self.size)
+
+    async def render(self, source: Source, params: RenderParams) -> RenderResult:
+        if self._closed:
+            raise PoolClosed("the server is shutting down")
+        future: asyncio.Future[RenderResult] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait(_Job(source, params, future))
+        except asyncio.QueueFull:
+            raise PoolOverloaded(
+                f"render queue is full ({self.max_queue} waiting, --max-queue)"
+            ) from None
+        return await future
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop taking jobs, let queued and running ones finish for `grace` seconds, stop workers."""
+        self._closed = True
+        deadline = time.monotonic() + grace
+        while (self._queue.qsize() or self.stats.busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for task in self._slots:
+            task.cancel()
+        await asyncio.gather(*self._slots, return_exceptions=True)
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(PoolClosed("the server is shutting down"))
+        for w in self._workers:
+            if w is not None:
+                w.writer.close()  # the worker sees EOF and exits
+        for w in self._workers:
+            if w is not None:
+                await _join(w.process, 2.0)
+                w.kill()
+        logger.info("render pool stopped")
+
+    async def _spawn(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        process = MP_CONTEXT.Process(
+            target=worker.main, args=(theirs,), daemon=True, name="wadofarm-render"
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, process.start)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=2**20)
+        handle = _Worker(process, reader, writer)
+        try:
+            hello = await asyncio.wait_for(wire.recv(reader), self.start_timeout)
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
+            handle.kill()
+            raise RuntimeError(f"render worker failed to start: {exc!r}") from exc
+        if hello != worker.READY:
+            handle.kill()
+            raise RuntimeError(f"render worker said {hello!r} instead of ready")
+        return handle
+
+    async def _replace(self, index: int) -> None:
+        old = self._workers[index]
+        if old is not None:
+            old.kill()
+            await _join(old.process, 1.0)
+        self._workers[index] = None
+        self.stats.restarts += 1
+        delay = 0.1
+        while not self._closed:
+            try:
+                self._workers[index] = await self._spawn()
+                return
+            except Exception:
+                logger.exception("could not start a render worker; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _serve(self, index: int) -> None:
+        while True:
+            job = await self._queue.get()
+            if job.future.done():  # the client went away while it waited
+                continue
+            self.stats.busy += 1
+            try:
+                await self._run(index, job)
+            except asyncio.CancelledError:
+                if not job.future.done():
+                    job.future.set_exception(PoolClosed("the server is shutting down"))
+                raise
+            except Exception as exc:  # a bug here must not stop the slot
+                logger.exception("render slot %d failed", index)
+                if not job.future.done():
+                    job.future.set_exception(WorkerCrashed(f"render failed: {exc!r}"))
+            finally:
+                self.stats.busy -= 1
+
+    async def _run(self, index: int, job: _Job) -> None:
+        w = self._workers[index]
+        if w is None or not w.process.is_alive():
+            logger.warning("render worker %d had died while idle; replacing it", index)
+            await self._replace(index)
+            w = self._workers[index]
+            if w is None:
+                raise PoolClosed("the server is shutting down")
+        job_id = next(self._job_ids)
+        try:
+            w.writer.write(wire.encode((job_id, job.source, job.params)))
+            await w.writer.drain()
+            reply_id, ok, value = await asyncio.wait_for(wire.recv(w.reader), self.render_timeout)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            logger.warning("render %d passed %.1fs; recycling worker %d (pid %s)",
+                           job_id, self.render_timeout, index, w.process.pid)
+            _fail(job, RenderTimeout(f"render took longer than {self.render_timeout:g}s"))
+            await self._replace(index)
+            return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await _join(w.process, 0.2)
+            code = w.process.exitcode
+            logger.error("render worker %d (pid %s) died during a render, exit code %s",
+                         index, w.process.pid, code)
+            self.stats.failures += 1
+            _fail(job, WorkerCrashed(f"the render worker died (exit code {code})"))
+            await self._replace(index)
+            return
+        if reply_id != job_id:  # cannot happen with one job in flight per worker
+            _fail(job, WorkerCrashed("render worker protocol error"))
+            await self._replace(index)
+            return
+        self.stats.renders += 1
+        if ok:
+            if not job.future.done():
+                job.future.set_result(value)
+        else:
+            _fail(job, value if isinstance(value, RenderError) else WorkerCrashed(repr(value)))
+
+
+def _fail(job: _Job, exc: BaseException) -> None:
+    if not job.future.done():
+        job.future.set_exception(exc)
+
+
+async def _join(process: multiprocessing.process.BaseProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while process.is_alive() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)

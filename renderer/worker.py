@@ -1,0 +1,38 @@
+"""The render worker process: receive a job, render it, send the result; never die of a bad file."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+
+from renderer import wire
+from renderer.errors import RenderError, UnsupportedImage
+
+logger = logging.getLogger(__name__)
+
+READY = "ready"
+
+
+def main(sock: socket.socket) -> None:
+    # Ctrl+C in a terminal reaches the whole process group; the router shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from renderer.pipeline import render  # imports numpy, pydicom and the codecs once
+
+    wire.send_blocking(sock, READY)
+    while True:
+        message = wire.recv_blocking(sock)
+        if message is None:  # the router closed the socket or died
+            return
+        job_id, source, params = message
+        try:
+            reply = (job_id, True, render(source, params))
+        except RenderError as exc:
+            reply = (job_id, False, exc)
+        except MemoryError:
+            reply = (job_id, False, UnsupportedImage("not enough memory to render this image"))
+        except Exception as exc:  # a decoder bug must cost one request, not the worker
+            logger.exception("render failed")
+            reply = (job_id, False, UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}"))
+        del source, message
+        wire.send_blocking(sock, reply)

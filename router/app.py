@@ -1,0 +1,65 @@
+"""The aiohttp application: routes, middleware, and the lifetime of the store and the pool."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pydicom
+from aiohttp import web
+
+from renderer.pool import RenderPool
+from router import views
+from router.config import Config
+from router.errors import error_middleware
+from router.keys import CONFIG, SERVICE
+from router.service import RenderService
+from router.stores import Store
+from router.stores.folder import FolderStore
+from router.stores.orthanc import OrthancStore
+
+logger = logging.getLogger(__name__)
+
+
+def samples_dir() -> Path:
+    """The sample DICOM files that ship inside the pydicom wheel: images with no set-up."""
+    return Path(pydicom.__file__).parent / "data" / "test_files"
+
+
+async def open_store(config: Config) -> Store:
+    if config.orthanc_url:
+        store = OrthancStore(
+            config.orthanc_url,
+            user=config.orthanc_user,
+            password=config.orthanc_password,
+            timeout=config.upstream_timeout,
+        )
+        logger.info("serving from Orthanc at %s", store.shown)
+        return store
+    roots = list(config.dicom_dirs) or [samples_dir()]
+    return await FolderStore.open(roots)
+
+
+async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    store = await open_store(config)
+    pool = RenderPool(
+        config.workers, max_queue=config.max_queue, render_timeout=config.render_timeout
+    )
+    try:
+        await pool.start()
+        app[SERVICE] = RenderService(store, pool, config)
+        yield
+    finally:
+        await pool.close()
+        await store.close()
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[CONFIG] = config
+    app.cleanup_ctx.append(service_ctx)
+    app.router.add_get("/wado", views.wado)
+    app.router.add_get("/healthz", views.healthz)
+    return app

@@ -1,0 +1,122 @@
+"""The render cache: a byte-bounded LRU of encoded images, with coalescing of identical misses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+ENTRY_OVERHEAD = 256  # bytes of bookkeeping per entry, so tiny images still count
+
+
+@dataclass(frozen=True, slots=True)
+class CachedImage:
+    body: bytes
+    media_type: str
+    etag: str  # quoted, strong
+    width: int
+    height: int
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + ENTRY_OVERHEAD
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    coalesced: int = 0
+
+
+class BoundedDict(Generic[K, V]):
+    """A least-recently-used mapping bounded by entry count (UID maps, image metadata)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self._data.pop(key, None)
+
+    def remove_where(self, predicate: Callable[[K], bool]) -> None:
+        for key in [k for k in self._data if predicate(k)]:
+            del self._data[key]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class RenderCache(Generic[K]):
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.stats = CacheStats()
+        self._entries: OrderedDict[K, CachedImage] = OrderedDict()
+        self._inflight: dict[Hashable, asyncio.Future[CachedImage]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> CachedImage | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.stats.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry
+
+    def put(self, key: K, entry: CachedImage) -> None:
+        if entry.size > self.max_bytes:
+            return  # never evict everything for one huge image
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old.size
+        self._entries[key] = entry
+        self.bytes += entry.size
+        while self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= evicted.size
+            self.stats.evictions += 1
+
+    async def coalesce(
+        self, key: Hashable, produce: Callable[[], Awaitable[CachedImage]]
+    ) -> CachedImage:
+        """Run `produce` once for any number of concurrent callers with the same key.
+
+        The producer runs in its own task, so one caller going away does not cancel the work
+        the others wait for; a failure reaches every waiter and is not cached.
+        """
+        future = self._inflight.get(key)
+        if future is not None:
+            self.stats.coalesced += 1
+            return await asyncio.shield(future)
+        task = asyncio.ensure_future(produce())
+        self._inflight[key] = task
+
+        def finished(done: asyncio.Future[CachedImage]) -> None:
+            self._inflight.pop(key, None)
+            if not done.cancelled():
+                done.exception()  # retrieved: no "never retrieved" warning if all waiters left
+
+        task.add_done_callback(finished)
+        return await asyncio.shield(task)

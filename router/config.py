@@ -1,0 +1,33 @@
+"""Every setting in one place. Built by router.cli from flags with environment fallbacks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer.params import DefaultWindow
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    orthanc_url: str | None = None
+    orthanc_user: str | None = None
+    orthanc_password: str | None = field(default=None, repr=False)
+    dicom_dirs: tuple[Path, ...] = ()
+    workers: int = field(default_factory=_cpus)
+    cache_mb: float = 256
+    upstream_timeout: float = 10.0
+    render_timeout: float = 30.0
+    max_queue: int = 1000
+    max_pixels: int = 100_000_000
+    default_window: DefaultWindow = DefaultWindow.ORTHANC
+    cache_control: str = "private, max-age=3600"
+    access_log: bool = True
+    log_level: str = "info"

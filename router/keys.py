@@ -1,0 +1,11 @@
+"""Typed application state shared by the handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from router.config import Config
+from router.service import RenderService
+
+CONFIG = web.AppKey("config", Config)
+SERVICE = web.AppKey("service", RenderService)

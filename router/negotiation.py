@@ -1,0 +1,70 @@
+"""Media-type lists with q-values (RFC 9110 12.5.1), as in `contentType` and `Accept`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from router.errors import InvalidRequest
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRange:
+    type: str  # lower case, e.g. "image/jpeg", "image/*", "*/*"
+    q: float
+    position: int
+
+
+def parse_media_ranges(value: str) -> list[MediaRange]:
+    ranges = []
+    for position, part in enumerate(value.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        media = fields[0].lower()
+        if not media:
+            continue
+        if media.count("/") != 1 or not all(media.split("/")):
+            raise InvalidRequest(f"malformed media type {fields[0]!r}")
+        q = 1.0
+        for param in fields[1:]:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(raw.strip())
+                except ValueError:
+                    raise InvalidRequest(f"malformed q-value {raw.strip()!r}") from None
+                if not 0.0 <= q <= 1.0:
+                    raise InvalidRequest(f"q-value {raw.strip()} is not between 0 and 1")
+        ranges.append(MediaRange(media, q, position))
+    return ranges
+
+
+def _matches(media_range: str, offered: str) -> bool:
+    if media_range == "*/*":
+        return True
+    major, minor = media_range.split("/")
+    return minor == "*" and offered.split("/")[0] == major or media_range == offered
+
+
+def negotiate(
+    value: str, offered: Iterable[str], aliases: dict[str, str] | None = None
+) -> str | None:
+    """The offered type the client prefers most: highest q, then first listed, then the order
+    of `offered` (so wildcards pick the server's default). None if nothing is acceptable."""
+    aliases = aliases or {}
+    ranges = [
+        MediaRange(aliases.get(r.type, r.type), r.q, r.position) for r in parse_media_ranges(value)
+    ]
+    best: tuple[float, int, int] | None = None
+    choice = None
+    for rank, media in enumerate(offered):
+        # The most specific range that matches decides this type's q (RFC 9110 12.5.1).
+        matching = [r for r in ranges if _matches(r.type, media)]
+        if not matching:
+            continue
+        specific = max(matching, key=lambda r: (r.type.count("*") == 0, r.type != "*/*"))
+        if specific.q <= 0:
+            continue
+        score = (-specific.q, specific.position, rank)
+        if best is None or score < best:
+            best, choice = score, media
+    return choice

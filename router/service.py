@@ -1,0 +1,73 @@
+"""From a located instance and a parsed request to an encoded image: the render cache in front
+of the store and the render pool. Shared by every image route."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Hashable
+
+from renderer.geometry import plan
+from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.pool import RenderPool
+from router.cache import BoundedDict, CachedImage, RenderCache
+from router.config import Config
+from router.stores import Instance, Store
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = {OutputFormat.JPEG: "image/jpeg", OutputFormat.PNG: "image/png"}
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def render_key(object_uid: str, params: RenderParams, size: tuple[int, int] | None) -> Hashable:
+    """The normalised request. Once the source size of an instance is known, the crop and the
+    output size replace rows/columns/region, so every URL for the same pixels shares one entry."""
+    quality = params.quality if params.output is OutputFormat.JPEG else 0
+    if size is None:
+        geometry: Hashable = ("raw", params.rows, params.columns, params.region)
+    else:
+        p = plan(size[0], size[1], params.region, params.rows, params.columns)
+        geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height)
+    return (object_uid, params.frame, params.output, quality, params.window, geometry)
+
+
+class RenderService:
+    def __init__(self, store: Store, pool: RenderPool, config: Config) -> None:
+        self.store = store
+        self.pool = pool
+        self.config = config
+        self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
+        self._sizes: BoundedDict[str, tuple[int, int]] = BoundedDict(200_000)
+
+    def params(self, **kwargs: object) -> RenderParams:
+        return RenderParams(
+            default_window=self.config.default_window,
+            max_pixels=self.config.max_pixels,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def image(self, instance: Instance, params: RenderParams) -> CachedImage:
+        key = render_key(instance.object_uid, params, self._sizes.get(instance.object_uid))
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        return await self.cache.coalesce(key, lambda: self._render(instance, params))
+
+    async def _render(self, instance: Instance, params: RenderParams) -> CachedImage:
+        source = await self.store.render_source(instance)
+        result: RenderResult = await self.pool.render(source, params)
+        size = (result.source_rows, result.source_columns)
+        self._sizes.put(instance.object_uid, size)
+        entry = CachedImage(
+            body=result.data,
+            media_type=MEDIA_TYPES[result.output],
+            etag=etag_for(result.data),
+            width=result.width,
+            height=result.height,
+        )
+        self.cache.put(render_key(instance.object_uid, params, size), entry)
+        return entry

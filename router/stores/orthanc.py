@@ -1,0 +1,146 @@
+"""An Orthanc server over its REST API: one pooled client session, one round trip per lookup.
+
+UIDs reach Orthanc only after router.uid has checked them, and only inside a JSON body built by
+orjson, never spliced into a URL. Orthanc IDs are deterministic hashes of the UIDs, so the
+UID-to-ID mapping can be cached for as long as the instance exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from router.cache import BoundedDict
+from router.errors import NotFound, UpstreamError, UpstreamTimeout
+from router.stores import Instance
+
+logger = logging.getLogger(__name__)
+
+# Orthanc answers "Keep-Alive: timeout=1"; reusing a connection it is about to drop races its
+# close, so idle connections are dropped here first.
+KEEPALIVE = 0.5
+
+
+def public_url(url: URL) -> str:
+    """The URL without credentials, for logs and error bodies."""
+    return str(url.with_user(None).with_password(None))
+
+
+class OrthancStore:
+    name = "orthanc"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        connections: int = 64,
+        map_entries: int = 200_000,
+    ) -> None:
+        base = URL(url)
+        if base.user and not user:
+            user, password = base.user, base.password or ""
+        self.base = base.with_user(None).with_password(None)
+        self.shown = public_url(self.base)
+        self.timeout = timeout
+        self._auth = aiohttp.BasicAuth(user, password or "") if user else None
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._ids: BoundedDict[tuple[str, str | None, str | None], str] = BoundedDict(map_entries)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                auth=self._auth,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(
+                    limit=self._connections, keepalive_timeout=KEEPALIVE
+                ),
+                json_serialize=lambda obj: orjson.dumps(obj).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _request(self, method: str, path: str, body: Any = None) -> bytes:
+        url = self.base.with_path(self.base.path.rstrip("/") + path)
+        data = orjson.dumps(body) if body is not None else None
+        for attempt in (1, 2):
+            try:
+                async with self.session.request(method, url, data=data) as response:
+                    payload = await response.read()
+                    if response.status == 401 or response.status == 403:
+                        logger.error("Orthanc at %s refused wadofarm's credentials (HTTP %d)",
+                                     self.shown, response.status)
+                        raise UpstreamError(
+                            f"Orthanc refused the credentials (HTTP {response.status})"
+                        )
+                    if response.status == 404:
+                        raise NotFound(f"Orthanc has no such resource ({path})")
+                    if response.status >= 400:
+                        raise UpstreamError(f"Orthanc answered HTTP {response.status} for {path}")
+                    return payload
+            except aiohttp.ServerDisconnectedError:
+                if attempt == 2:
+                    raise UpstreamError(f"Orthanc at {self.shown} closed the connection") from None
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"Orthanc at {self.shown} did not answer within {self.timeout:g}s"
+                ) from None
+            except aiohttp.ClientConnectionError as exc:
+                raise UpstreamError(f"Orthanc at {self.shown} is unreachable: "
+                                    f"{type(exc).__name__}") from None
+        raise AssertionError("unreachable")
+
+    async def locate(
+        self, object_uid: str, study_uid: str | None, series_uid: str | None
+    ) -> Instance:
+        key = (object_uid, study_uid, series_uid)
+        orthanc_id = self._ids.get(key)
+        if orthanc_id is None:
+            query = {"SOPInstanceUID": object_uid}
+            if study_uid:
+                query["StudyInstanceUID"] = study_uid
+            if series_uid:
+                query["SeriesInstanceUID"] = series_uid
+            found = orjson.loads(await self._request(
+                "POST", "/tools/find", {"Level": "Instance", "Query": query, "Expand": False}
+            ))
+            if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], str):
+                what = "no instance" if not found else f"{len(found)} instances"
+                raise NotFound(f"{what} with objectUID {object_uid}"
+                               + (" in the given study/series" if study_uid or series_uid else ""))
+            orthanc_id = found[0]
+            self._ids.put(key, orthanc_id)
+        return Instance(object_uid, orthanc_id)
+
+    async def read(self, instance: Instance) -> bytes:
+        try:
+            return await self._request("GET", f"/instances/{instance.key}/file")
+        except NotFound:
+            self._forget(instance)
+            raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
+
+    async def render_source(self, instance: Instance) -> bytes:
+        return await self.read(instance)
+
+    def _forget(self, instance: Instance) -> None:
+        self._ids.remove_where(lambda key: key[0] == instance.object_uid)
+
+    async def ready(self) -> bool:
+        try:
+            await asyncio.wait_for(self._request("GET", "/system"), self.timeout)
+        except Exception:
+            return False
+        return True

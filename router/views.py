@@ -1,0 +1,53 @@
+"""HTTP handlers: turn requests into service calls and results into responses."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from renderer.params import OutputFormat
+from router import wado_uri
+from router.cache import CachedImage
+from router.keys import CONFIG, SERVICE
+
+OUTPUTS = {wado_uri.JPEG: OutputFormat.JPEG, wado_uri.PNG: OutputFormat.PNG}
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def image_response(request: web.Request, image: CachedImage) -> web.Response:
+    headers = {"ETag": image.etag, "Cache-Control": request.app[CONFIG].cache_control}
+    if etag_matches(request.headers.get("If-None-Match"), image.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=image.body, content_type=image.media_type, headers=headers)
+
+
+async def wado(request: web.Request) -> web.Response:
+    """GET /wado: WADO-URI retrieve, rendered or as the stored DICOM file."""
+    query = wado_uri.parse(request.query)
+    service = request.app[SERVICE]
+    instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
+    if query.media_type == wado_uri.DICOM:
+        body = await service.store.read(instance)
+        return web.Response(body=body, content_type=wado_uri.DICOM)
+    params = service.params(
+        frame=(query.frame or 1) - 1,
+        output=OUTPUTS[query.media_type],
+        rows=query.rows,
+        columns=query.columns,
+        region=query.region,
+        window=query.window,
+        quality=query.quality,
+    )
+    return image_response(request, await service.image(instance, params))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive: answers from the event loop alone, even when every worker is busy."""
+    return web.Response(text="ok\n")

@@ -1,0 +1,154 @@
+"""WADO-URI query parsing and validation (PS3.18 9.4-9.5; the URI Service).
+
+Every parameter is checked here, once, before anything reaches a store or a worker: a malformed
+value is a 400 with a one-line reason. Unknown parameters are ignored, as the standard asks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from multidict import MultiMapping
+
+from renderer.params import Region, Window
+from router.errors import InvalidRequest, NotAcceptable
+from router.negotiation import negotiate
+from router.uid import check_uid
+
+JPEG = "image/jpeg"
+PNG = "image/png"
+DICOM = "application/dicom"
+OFFERED = (JPEG, PNG, DICOM)  # the first is the default for */*
+ALIASES = {"image/jpg": JPEG}  # what Orthanc's plugin defaults to
+
+DEFAULT_QUALITY = 90  # Orthanc's
+MAX_SIDE = 16384
+MAX_FRAME = 1_000_000
+MAX_VALUE_LENGTH = 1024
+
+KNOWN = (
+    "requestType", "studyUID", "seriesUID", "objectUID", "contentType", "rows", "columns",
+    "region", "windowCenter", "windowWidth", "frameNumber", "imageQuality",
+)
+_INT = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
+
+
+@dataclass(frozen=True, slots=True)
+class WadoRequest:
+    object_uid: str
+    study_uid: str | None = None
+    series_uid: str | None = None
+    media_type: str = JPEG
+    rows: int | None = None
+    columns: int | None = None
+    region: Region | None = None
+    window: Window | None = None
+    frame: int | None = None  # 1-based, as in the URL
+    quality: int = DEFAULT_QUALITY
+
+
+def parse_int(name: str, value: str, low: int, high: int) -> int:
+    if not _INT.fullmatch(value):
+        raise InvalidRequest(f"{name} must be a whole number, got {_show(value)}")
+    number = int(value)
+    if not low <= number <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def parse_decimal(name: str, value: str) -> float:
+    if not _DECIMAL.fullmatch(value.strip()):
+        raise InvalidRequest(f"{name} must be a decimal number, got {_show(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidRequest(f"{name} is out of range, got {_show(value)}")
+    return number
+
+
+def parse_region(value: str) -> Region:
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise InvalidRequest("region must be four numbers xmin,ymin,xmax,ymax")
+    xmin, ymin, xmax, ymax = (parse_decimal("region", p) for p in parts)
+    if not (0.0 <= xmin < xmax <= 1.0 and 0.0 <= ymin < ymax <= 1.0):
+        raise InvalidRequest(
+            "region must satisfy 0 <= xmin < xmax <= 1 and 0 <= ymin < ymax <= 1"
+        )
+    return Region(xmin, ymin, xmax, ymax)
+
+
+def parse_window(center: str | None, width: str | None) -> Window | None:
+    if center is None and width is None:
+        return None
+    if center is None or width is None:
+        raise InvalidRequest("windowCenter and windowWidth must be given together")
+    c = parse_decimal("windowCenter", center)
+    w = parse_decimal("windowWidth", width)
+    if w <= 0:
+        raise InvalidRequest(f"windowWidth must be positive, got {w:g}")
+    return Window(c, w)
+
+
+def parse_content_type(value: str | None) -> str:
+    if value is None or not value.strip():
+        return JPEG
+    chosen = negotiate(value, OFFERED, ALIASES)
+    if chosen is None:
+        raise NotAcceptable(
+            f"none of the requested content types is available ({_show(value)}); "
+            f"this server offers {', '.join(OFFERED)}"
+        )
+    return chosen
+
+
+def single_values(query: MultiMapping[str]) -> dict[str, str]:
+    """The known parameters, each at most once; a repeated one is ambiguous, hence a 400."""
+    values: dict[str, str] = {}
+    for name in KNOWN:
+        found = query.getall(name, [])
+        if len(found) > 1:
+            raise InvalidRequest(f"{name} is given {len(found)} times")
+        if found:
+            if len(found[0]) > MAX_VALUE_LENGTH:
+                raise InvalidRequest(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
+            values[name] = found[0]
+    return values
+
+
+def parse(query: MultiMapping[str]) -> WadoRequest:
+    p = single_values(query)
+    if p.get("requestType") != "WADO":
+        raise InvalidRequest("requestType must be WADO")
+    if "objectUID" not in p:
+        raise InvalidRequest("objectUID is required")
+    return WadoRequest(
+        object_uid=check_uid("objectUID", p["objectUID"]),
+        study_uid=_optional_uid(p, "studyUID"),
+        series_uid=_optional_uid(p, "seriesUID"),
+        media_type=parse_content_type(p.get("contentType")),
+        rows=_optional_int(p, "rows", 1, MAX_SIDE),
+        columns=_optional_int(p, "columns", 1, MAX_SIDE),
+        region=parse_region(p["region"]) if "region" in p else None,
+        window=parse_window(p.get("windowCenter"), p.get("windowWidth")),
+        frame=_optional_int(p, "frameNumber", 1, MAX_FRAME),
+        quality=_optional_int(p, "imageQuality", 1, 100) or DEFAULT_QUALITY,
+    )
+
+
+def _optional_uid(p: Mapping[str, str], name: str) -> str | None:
+    value = p.get(name)
+    return check_uid(name, value) if value else None
+
+
+def _optional_int(p: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    return parse_int(name, p[name], low, high) if name in p else None
+
+
+def _show(value: str, limit: int = 40) -> str:
+    """A value quoted for an error message: printable and short."""
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return repr(text)
