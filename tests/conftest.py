@@ -1,0 +1,75 @@
+"""Session fixtures: the corpus copies, a real Orthanc loaded with them, and wadofarm servers
+in front of Orthanc and of a folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import corpus
+from tests.support.orthanc import Orthanc
+from tests.support.server import Wadofarm
+
+
+@pytest.fixture(scope="session")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every sample written with UIDs of its own: name -> file."""
+    if corpus.corpus_dir() is None:
+        pytest.skip("the corpus is not at ../shared/corpus and WADOFARM_CORPUS is not set")
+    return corpus.materialise(tmp_path_factory.mktemp("catalogue"))
+
+
+@dataclass
+class LoadedOrthanc:
+    server: Orthanc
+    uploads: dict[str, dict[str, object]]  # name -> Orthanc's answer to POST /instances
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stored(self, name: str) -> bool:
+        return self.uploads.get(name, {}).get("Status") in ("Success", "AlreadyStored")
+
+
+@pytest.fixture(scope="session")
+def orthanc(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]
+) -> Iterator[LoadedOrthanc]:
+    server = Orthanc(tmp_path_factory.mktemp("orthanc")).start()
+    try:
+        uploads = {name: server.upload(path) for name, path in catalogue.items()}
+        yield LoadedOrthanc(server, uploads)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def wadofarm_orthanc(
+    tmp_path_factory: pytest.TempPathFactory, orthanc: LoadedOrthanc
+) -> Iterator[Wadofarm]:
+    log = tmp_path_factory.mktemp("wadofarm-orthanc") / "wadofarm.log"
+    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "2"], log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def wadofarm_folder(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]
+) -> Iterator[Wadofarm]:
+    folder = next(iter(catalogue.values())).parent
+    log = tmp_path_factory.mktemp("wadofarm-folder") / "wadofarm.log"
+    server = Wadofarm(["--dicom-dir", str(folder), "--workers", "2"], log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["folder", "orthanc"])
+def store_server(request: pytest.FixtureRequest) -> tuple[str, Wadofarm]:
+    """The same tests through both stores."""
+    kind: str = request.param
+    return kind, request.getfixturevalue(f"wadofarm_{kind}")
