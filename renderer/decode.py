@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import get_decoder
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import UID
 
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
@@ -133,7 +133,7 @@ def decode_frame(ds: Dataset, info: ImageInfo, frame: int) -> tuple[np.ndarray, 
     if not decoder.is_available:
         raise UnsupportedImage(f"no decoder installed for transfer syntax {ts.name} ({ts})")
     try:
-        arr, meta = decoder.as_array(ds, index=frame, as_rgb=True)
+        arr, meta = decoder.as_array(ds, index=frame, as_rgb=True)  # type: ignore[arg-type]
     except Exception as exc:
         raise UnsupportedImage(f"cannot decode the pixel data ({ts.name}): {exc}") from None
     return arr, str(meta.get("photometric_interpretation", info.photometric))

@@ -32,10 +32,10 @@ def crop_box(rows: int, columns: int, region: Region | None) -> tuple[int, int, 
     """Fractions to a pixel box that covers them, at least one pixel each way."""
     if region is None:
         return 0, 0, columns, rows
-    x0 = min(int(math.floor(region.xmin * columns)), columns - 1)
-    y0 = min(int(math.floor(region.ymin * rows)), rows - 1)
-    x1 = max(min(int(math.ceil(region.xmax * columns)), columns), x0 + 1)
-    y1 = max(min(int(math.ceil(region.ymax * rows)), rows), y0 + 1)
+    x0 = min(math.floor(region.xmin * columns), columns - 1)
+    y0 = min(math.floor(region.ymin * rows), rows - 1)
+    x1 = max(min(math.ceil(region.xmax * columns), columns), x0 + 1)
+    y1 = max(min(math.ceil(region.ymax * rows), rows), y0 + 1)
     return x0, y0, x1, y1
 
 

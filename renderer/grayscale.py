@@ -62,8 +62,12 @@ def apply_transform(values: np.ndarray, transform: Transform) -> np.ndarray:
 
 
 def render_grayscale(
-    ds: Dataset, params: RenderParams, bits_stored: int, photometric: str,
-    frame: np.ndarray, crop: tuple[slice, slice],
+    ds: Dataset,
+    params: RenderParams,
+    bits_stored: int,
+    photometric: str,
+    frame: np.ndarray,
+    crop: tuple[slice, slice],
 ) -> np.ndarray:
     """Stored values of a frame to the 8-bit grayscale image of its cropped part."""
     rescale = rescale_for_frame(ds, params.frame)

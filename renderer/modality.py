@@ -24,10 +24,12 @@ def _first_item(ds: Dataset, keyword: str) -> Dataset | None:
 
 
 def _rescale_from(item: Dataset | None) -> Rescale | None:
-    if item is None or "RescaleSlope" not in item and "RescaleIntercept" not in item:
+    if item is None or ("RescaleSlope" not in item and "RescaleIntercept" not in item):
         return None
     try:
-        return Rescale(float(item.get("RescaleSlope", 1.0)), float(item.get("RescaleIntercept", 0.0)))
+        return Rescale(
+            float(item.get("RescaleSlope", 1.0)), float(item.get("RescaleIntercept", 0.0))
+        )
     except (TypeError, ValueError):
         return None
 

@@ -116,7 +116,7 @@ class RenderPool:
         return await future
 
     async def close(self, grace: float = 10.0) -> None:
-        """Stop taking jobs, let queued and running ones finish for `grace` seconds, stop workers."""
+        """Stop taking jobs, let queued and running ones finish within `grace` s, stop workers."""
         self._closed = True
         deadline = time.monotonic() + grace
         while (self._queue.qsize() or self.stats.busy) and time.monotonic() < deadline:
@@ -210,16 +210,25 @@ class RenderPool:
             reply_id, ok, value = await asyncio.wait_for(wire.recv(w.reader), self.render_timeout)
         except TimeoutError:
             self.stats.timeouts += 1
-            logger.warning("render %d passed %.1fs; recycling worker %d (pid %s)",
-                           job_id, self.render_timeout, index, w.process.pid)
+            logger.warning(
+                "render %d passed %.1fs; recycling worker %d (pid %s)",
+                job_id,
+                self.render_timeout,
+                index,
+                w.process.pid,
+            )
             _fail(job, RenderTimeout(f"render took longer than {self.render_timeout:g}s"))
             await self._replace(index)
             return
         except (asyncio.IncompleteReadError, ConnectionError):
             await _join(w.process, 0.2)
             code = w.process.exitcode
-            logger.error("render worker %d (pid %s) died during a render, exit code %s",
-                         index, w.process.pid, code)
+            logger.error(
+                "render worker %d (pid %s) died during a render, exit code %s",
+                index,
+                w.process.pid,
+                code,
+            )
             self.stats.failures += 1
             _fail(job, WorkerCrashed(f"the render worker died (exit code {code})"))
             await self._replace(index)

@@ -8,6 +8,7 @@ import socket
 
 from renderer import wire
 from renderer.errors import RenderError, UnsupportedImage
+from renderer.params import RenderResult
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def main(sock: socket.socket) -> None:
         if message is None:  # the router closed the socket or died
             return
         job_id, source, params = message
+        reply: tuple[int, bool, RenderResult | RenderError]
         try:
             reply = (job_id, True, render(source, params))
         except RenderError as exc:

@@ -26,52 +26,103 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wadofarm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="serve WADO-URI renders",
+        "serve",
+        help="serve WADO-URI renders",
         description="Serve /wado from Orthanc (--orthanc), a folder (--dicom-dir), or, with "
         "neither, from the sample files bundled with pydicom. Every flag falls back to the "
         "environment variable named in its help.",
     )
     add = serve.add_argument
     add("--host", default=_env("HOST", defaults.host), help="WADOFARM_HOST (127.0.0.1)")
-    add("--port", type=int, default=int(_env("PORT", str(defaults.port)) or 0),
-        help="WADOFARM_PORT (8080)")
+    add(
+        "--port",
+        type=int,
+        default=int(_env("PORT", str(defaults.port)) or 0),
+        help="WADOFARM_PORT (8080)",
+    )
     source = serve.add_mutually_exclusive_group()
-    source.add_argument("--orthanc", default=_env("ORTHANC"), metavar="URL",
-                        help="Orthanc's REST root, e.g. http://127.0.0.1:8042 (WADOFARM_ORTHANC)")
-    source.add_argument("--dicom-dir", type=Path, action="append", metavar="PATH",
-                        help="a folder of DICOM files, scanned at start; repeatable "
-                        "(WADOFARM_DICOM_DIR, several joined by ':')")
+    source.add_argument(
+        "--orthanc",
+        default=_env("ORTHANC"),
+        metavar="URL",
+        help="Orthanc's REST root, e.g. http://127.0.0.1:8042 (WADOFARM_ORTHANC)",
+    )
+    source.add_argument(
+        "--dicom-dir",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="a folder of DICOM files, scanned at start; repeatable "
+        "(WADOFARM_DICOM_DIR, several joined by ':')",
+    )
     add("--orthanc-user", default=_env("ORTHANC_USER"), help="WADOFARM_ORTHANC_USER")
-    add("--orthanc-password", default=_env("ORTHANC_PASSWORD"),
-        help="WADOFARM_ORTHANC_PASSWORD (prefer the variable: flags show in `ps`)")
-    add("--workers", type=int, default=int(_env("WORKERS", str(defaults.workers)) or 1),
-        help="render worker processes (WADOFARM_WORKERS; default: the number of CPUs)")
-    add("--cache-mb", type=float, default=float(_env("CACHE_MB", str(defaults.cache_mb)) or 0),
-        help="render cache size in MiB (WADOFARM_CACHE_MB; 256)")
-    add("--upstream-timeout", type=float,
+    add(
+        "--orthanc-password",
+        default=_env("ORTHANC_PASSWORD"),
+        help="WADOFARM_ORTHANC_PASSWORD (prefer the variable: flags show in `ps`)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=int(_env("WORKERS", str(defaults.workers)) or 1),
+        help="render worker processes (WADOFARM_WORKERS; default: the number of CPUs)",
+    )
+    add(
+        "--cache-mb",
+        type=float,
+        default=float(_env("CACHE_MB", str(defaults.cache_mb)) or 0),
+        help="render cache size in MiB (WADOFARM_CACHE_MB; 256)",
+    )
+    add(
+        "--upstream-timeout",
+        type=float,
         default=float(_env("UPSTREAM_TIMEOUT", str(defaults.upstream_timeout)) or 0),
-        help="seconds to wait for Orthanc (WADOFARM_UPSTREAM_TIMEOUT; 10)")
-    add("--render-timeout", type=float,
+        help="seconds to wait for Orthanc (WADOFARM_UPSTREAM_TIMEOUT; 10)",
+    )
+    add(
+        "--render-timeout",
+        type=float,
         default=float(_env("RENDER_TIMEOUT", str(defaults.render_timeout)) or 0),
         help="seconds one render may take before its worker is recycled "
-        "(WADOFARM_RENDER_TIMEOUT; 30)")
-    add("--max-queue", type=int, default=int(_env("MAX_QUEUE", str(defaults.max_queue)) or 0),
-        help="renders that may wait for a worker before new ones get 503 (WADOFARM_MAX_QUEUE; 1000)")
-    add("--max-pixels", type=int,
+        "(WADOFARM_RENDER_TIMEOUT; 30)",
+    )
+    add(
+        "--max-queue",
+        type=int,
+        default=int(_env("MAX_QUEUE", str(defaults.max_queue)) or 0),
+        help="renders that may wait for a worker; past that, 503 (WADOFARM_MAX_QUEUE; 1000)",
+    )
+    add(
+        "--max-pixels",
+        type=int,
         default=int(_env("MAX_PIXELS", str(defaults.max_pixels)) or 0),
         help="largest frame (rows x columns x samples) a worker will decode "
-        "(WADOFARM_MAX_PIXELS; 100000000)")
-    add("--default-window", choices=[m.value for m in DefaultWindow],
+        "(WADOFARM_MAX_PIXELS; 100000000)",
+    )
+    add(
+        "--default-window",
+        choices=[m.value for m in DefaultWindow],
         default=_env("DEFAULT_WINDOW", defaults.default_window.value),
         help="window when neither request nor file has one: orthanc = width 2^BitsStored "
-        "(Orthanc's /wado), minmax = the frame's range (WADOFARM_DEFAULT_WINDOW; orthanc)")
-    add("--cache-control", default=_env("CACHE_CONTROL", defaults.cache_control),
-        help="Cache-Control header of rendered images (WADOFARM_CACHE_CONTROL)")
-    add("--no-access-log", action="store_true",
+        "(Orthanc's /wado), minmax = the frame's range (WADOFARM_DEFAULT_WINDOW; orthanc)",
+    )
+    add(
+        "--cache-control",
+        default=_env("CACHE_CONTROL", defaults.cache_control),
+        help="Cache-Control header of rendered images (WADOFARM_CACHE_CONTROL)",
+    )
+    add(
+        "--no-access-log",
+        action="store_true",
         default=_env("ACCESS_LOG", "1") in ("0", "false", "no"),
-        help="do not log each request (WADOFARM_ACCESS_LOG=0)")
-    add("--log-level", default=_env("LOG_LEVEL", defaults.log_level),
-        choices=["debug", "info", "warning", "error"], help="WADOFARM_LOG_LEVEL (info)")
+        help="do not log each request (WADOFARM_ACCESS_LOG=0)",
+    )
+    add(
+        "--log-level",
+        default=_env("LOG_LEVEL", defaults.log_level),
+        choices=["debug", "info", "warning", "error"],
+        help="WADOFARM_LOG_LEVEL (info)",
+    )
     return parser
 
 

@@ -82,7 +82,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except WadoError as exc:
         if exc.status >= 500:
-            logger.warning("%s %s -> %d %s", request.method, request.path_qs, exc.status, exc.detail)
+            logger.warning(
+                "%s %s -> %d %s", request.method, request.path_qs, exc.status, exc.detail
+            )
         return error_response(exc.status, exc.detail, exc.headers)
     except render_errors.RenderError as exc:
         status = RENDER_STATUS.get(type(exc), 500)
@@ -92,8 +94,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        keep = {k: v for k, v in exc.headers.items() if k.lower() not in ("content-type",
-                                                                          "content-length")}
+        keep = {
+            k: v
+            for k, v in exc.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
         return error_response(exc.status, exc.reason, keep)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path_qs)

@@ -42,7 +42,7 @@ def _matches(media_range: str, offered: str) -> bool:
     if media_range == "*/*":
         return True
     major, minor = media_range.split("/")
-    return minor == "*" and offered.split("/")[0] == major or media_range == offered
+    return (minor == "*" and offered.split("/")[0] == major) or media_range == offered
 
 
 def negotiate(

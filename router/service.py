@@ -50,12 +50,13 @@ class RenderService:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    async def image(self, instance: Instance, params: RenderParams) -> CachedImage:
+    async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
+        """The image and where it came from: "L1" (this process's cache) or "render"."""
         key = render_key(instance.object_uid, params, self._sizes.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
-            return hit
-        return await self.cache.coalesce(key, lambda: self._render(instance, params))
+            return hit, "L1"
+        return await self.cache.coalesce(key, lambda: self._render(instance, params)), "render"
 
     async def _render(self, instance: Instance, params: RenderParams) -> CachedImage:
         source = await self.store.render_source(instance)

@@ -21,8 +21,12 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def image_response(request: web.Request, image: CachedImage) -> web.Response:
-    headers = {"ETag": image.etag, "Cache-Control": request.app[CONFIG].cache_control}
+def image_response(request: web.Request, image: CachedImage, source: str) -> web.Response:
+    headers = {
+        "ETag": image.etag,
+        "Cache-Control": request.app[CONFIG].cache_control,
+        "X-Wadofarm-Cache": source,  # L1: this node's cache; render: rendered for this request
+    }
     if etag_matches(request.headers.get("If-None-Match"), image.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=image.body, content_type=image.media_type, headers=headers)
@@ -45,7 +49,8 @@ async def wado(request: web.Request) -> web.Response:
         window=query.window,
         quality=query.quality,
     )
-    return image_response(request, await service.image(instance, params))
+    image, source = await service.image(instance, params)
+    return image_response(request, image, source)
 
 
 async def healthz(request: web.Request) -> web.Response:

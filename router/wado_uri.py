@@ -30,8 +30,18 @@ MAX_FRAME = 1_000_000
 MAX_VALUE_LENGTH = 1024
 
 KNOWN = (
-    "requestType", "studyUID", "seriesUID", "objectUID", "contentType", "rows", "columns",
-    "region", "windowCenter", "windowWidth", "frameNumber", "imageQuality",
+    "requestType",
+    "studyUID",
+    "seriesUID",
+    "objectUID",
+    "contentType",
+    "rows",
+    "columns",
+    "region",
+    "windowCenter",
+    "windowWidth",
+    "frameNumber",
+    "imageQuality",
 )
 _INT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
@@ -75,9 +85,7 @@ def parse_region(value: str) -> Region:
         raise InvalidRequest("region must be four numbers xmin,ymin,xmax,ymax")
     xmin, ymin, xmax, ymax = (parse_decimal("region", p) for p in parts)
     if not (0.0 <= xmin < xmax <= 1.0 and 0.0 <= ymin < ymax <= 1.0):
-        raise InvalidRequest(
-            "region must satisfy 0 <= xmin < xmax <= 1 and 0 <= ymin < ymax <= 1"
-        )
+        raise InvalidRequest("region must satisfy 0 <= xmin < xmax <= 1 and 0 <= ymin < ymax <= 1")
     return Region(xmin, ymin, xmax, ymax)
 
 

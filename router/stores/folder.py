@@ -34,9 +34,14 @@ def _read_uids(path: str) -> tuple[str, str, str] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # odd files are expected; they are just skipped
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=INDEX_TAGS, force=True)
-        uids = (str(ds.SOPInstanceUID), str(ds.get("StudyInstanceUID", "")),
-                str(ds.get("SeriesInstanceUID", "")))
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=INDEX_TAGS, force=True
+            )
+        uids = (
+            str(ds.SOPInstanceUID),
+            str(ds.get("StudyInstanceUID", "")),
+            str(ds.get("SeriesInstanceUID", "")),
+        )
     except Exception:
         return None
     return uids if is_uid(uids[0]) else None
@@ -68,7 +73,9 @@ def scan(roots: list[Path]) -> dict[str, IndexEntry]:
                     last = time.monotonic()
                     logger.info("scanning: %d files read, %d instances indexed", seen, len(index))
     logger.info(
-        "indexed %d instances from %d files in %s%s", len(index), seen,
+        "indexed %d instances from %d files in %s%s",
+        len(index),
+        seen,
         ", ".join(str(r) for r in roots),
         f" ({duplicates} duplicate SOP Instance UIDs skipped)" if duplicates else "",
     )

@@ -81,8 +81,11 @@ class OrthancStore:
                 async with self.session.request(method, url, data=data) as response:
                     payload = await response.read()
                     if response.status == 401 or response.status == 403:
-                        logger.error("Orthanc at %s refused wadofarm's credentials (HTTP %d)",
-                                     self.shown, response.status)
+                        logger.error(
+                            "Orthanc at %s refused wadofarm's credentials (HTTP %d)",
+                            self.shown,
+                            response.status,
+                        )
                         raise UpstreamError(
                             f"Orthanc refused the credentials (HTTP {response.status})"
                         )
@@ -99,8 +102,9 @@ class OrthancStore:
                     f"Orthanc at {self.shown} did not answer within {self.timeout:g}s"
                 ) from None
             except aiohttp.ClientConnectionError as exc:
-                raise UpstreamError(f"Orthanc at {self.shown} is unreachable: "
-                                    f"{type(exc).__name__}") from None
+                raise UpstreamError(
+                    f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}"
+                ) from None
         raise AssertionError("unreachable")
 
     async def locate(
@@ -114,13 +118,17 @@ class OrthancStore:
                 query["StudyInstanceUID"] = study_uid
             if series_uid:
                 query["SeriesInstanceUID"] = series_uid
-            found = orjson.loads(await self._request(
-                "POST", "/tools/find", {"Level": "Instance", "Query": query, "Expand": False}
-            ))
+            found = orjson.loads(
+                await self._request(
+                    "POST", "/tools/find", {"Level": "Instance", "Query": query, "Expand": False}
+                )
+            )
             if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], str):
                 what = "no instance" if not found else f"{len(found)} instances"
-                raise NotFound(f"{what} with objectUID {object_uid}"
-                               + (" in the given study/series" if study_uid or series_uid else ""))
+                raise NotFound(
+                    f"{what} with objectUID {object_uid}"
+                    + (" in the given study/series" if study_uid or series_uid else "")
+                )
             orthanc_id = found[0]
             self._ids.put(key, orthanc_id)
         return Instance(object_uid, orthanc_id)

@@ -11,7 +11,8 @@ from tests.support.images import decode, psnr
 MIN_PSNR = 30.0
 
 SINGLE_FRAME = [
-    name for name, row in corpus.manifest().items()
+    name
+    for name, row in corpus.manifest().items()
     if row["decode"] == "ok" and row["NumberOfFrames"] in ("1", "")
 ]
 
@@ -39,8 +40,12 @@ ORTHANC_WRONG: dict[str, str] = {
 @pytest.mark.parametrize("name", SINGLE_FRAME)
 def test_same_image_as_orthanc_wado(orthanc, wadofarm_orthanc, name) -> None:  # type: ignore[no-untyped-def]
     s = corpus.sample(name)
-    params = {"requestType": "WADO", "studyUID": s.study_uid, "seriesUID": s.series_uid,
-              "objectUID": s.object_uid}
+    params = {
+        "requestType": "WADO",
+        "studyUID": s.study_uid,
+        "seriesUID": s.series_uid,
+        "objectUID": s.object_uid,
+    }
     theirs = get(orthanc.url + "/wado", params=params)
     ours = get(wadofarm_orthanc.url + "/wado", params=params)
     assert ours.status == 200, ours.text

@@ -15,15 +15,19 @@ from tests.support.images import decode
 NAMES = [s.name for s in corpus.samples() if s.name not in corpus.UNWRITABLE]
 
 
-
 def _header(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path, stop_before_pixels=True, force=True)
 
 
 def _wado(name: str, **params: object) -> dict[str, object]:
     s = corpus.sample(name)
-    return {"requestType": "WADO", "studyUID": s.study_uid, "seriesUID": s.series_uid,
-            "objectUID": s.object_uid, **params}
+    return {
+        "requestType": "WADO",
+        "studyUID": s.study_uid,
+        "seriesUID": s.series_uid,
+        "objectUID": s.object_uid,
+        **params,
+    }
 
 
 def test_orthanc_stores_every_sample(orthanc, catalogue) -> None:  # type: ignore[no-untyped-def]
@@ -52,8 +56,9 @@ def test_thumbnail_fits_the_box(store_server, catalogue, name) -> None:  # type:
     if not corpus.decodable(name):
         return
     _, server = store_server
-    reply = get(server.url + "/wado", params=_wado(name, rows=64, columns=96,
-                                                    contentType="image/png"))
+    reply = get(
+        server.url + "/wado", params=_wado(name, rows=64, columns=96, contentType="image/png")
+    )
     assert reply.status == 200, reply.text
     assert reply.content_type == "image/png"
     header = _header(catalogue[name])

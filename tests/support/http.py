@@ -23,8 +23,13 @@ class Reply:
 
 
 def request(
-    method: str, url: str, *, params: dict[str, object] | None = None,
-    headers: dict[str, str] | None = None, body: bytes | None = None, timeout: float = 60.0,
+    method: str,
+    url: str,
+    *,
+    params: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 60.0,
 ) -> Reply:
     parts = urlsplit(url)
     target = parts.path or "/"

@@ -25,6 +25,7 @@ class Orthanc:
         self.auth_header = {}
         if users:
             import base64
+
             user, password = next(iter(users.items()))
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.auth_header = {"Authorization": f"Basic {token}"}
@@ -44,8 +45,14 @@ class Orthanc:
             "HttpThreadsCount": 50,
             "OverwriteInstances": True,
             "StableAge": 2,
-            "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True,
-                         "WadoRoot": "/wado", "Host": "127.0.0.1", "Ssl": False},
+            "DicomWeb": {
+                "Enable": True,
+                "Root": "/dicom-web/",
+                "EnableWado": True,
+                "WadoRoot": "/wado",
+                "Host": "127.0.0.1",
+                "Ssl": False,
+            },
             "Gdcm": {"Enable": True, "Throttling": 4},
         }
 
@@ -53,13 +60,15 @@ class Orthanc:
         binary = require_program("Orthanc")
         if not Path(PLUGINS, "libOrthancDicomWeb.so").exists():
             from tests.support.tools import missing
+
             missing("the Orthanc DICOMweb plugin (orthanc-dicomweb) is not installed")
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "orthanc.json"
         config.write_text(json.dumps(self.config(), indent=1))
         log = open(self.workdir / "orthanc.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen([binary, str(config)], cwd=self.workdir, stdout=log,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [binary, str(config)], cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+        )
         self.wait_ready(timeout)
         return self
 
@@ -95,8 +104,12 @@ class Orthanc:
         self.process = None
 
     def upload(self, path: Path) -> dict[str, object]:
-        reply = request("POST", self.url + "/instances", body=path.read_bytes(),
-                        headers={"Content-Type": "application/dicom", **self.auth_header})
+        reply = request(
+            "POST",
+            self.url + "/instances",
+            body=path.read_bytes(),
+            headers={"Content-Type": "application/dicom", **self.auth_header},
+        )
         answer = json.loads(reply.body or b"{}")
         answer["HttpStatus"] = reply.status
         return answer  # type: ignore[no-any-return]

@@ -26,11 +26,21 @@ class Wadofarm:
 
     def start(self, timeout: float = 60.0) -> Wadofarm:
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
-        command = [sys.executable, "-m", "router", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), *self.args]
+        command = [
+            sys.executable,
+            "-m",
+            "router",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
         out = open(self.log, "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -1,0 +1,84 @@
+"""The worker pool with real processes: results, bad input, a killed worker, a stuck one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+
+from renderer.errors import NotDicom, PoolOverloaded, RenderTimeout, WorkerCrashed
+from renderer.params import RenderParams
+from renderer.pool import RenderPool
+from tests.support import corpus
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[RenderPool]:
+    p = RenderPool(2, render_timeout=20.0, max_queue=50)
+    await p.start()
+    yield p
+    await p.close()
+
+
+def ct_bytes() -> bytes:
+    return corpus.sample("693_UNCI.dcm").path.read_bytes()
+
+
+async def test_renders_from_bytes_and_from_a_path(pool: RenderPool) -> None:
+    a = await pool.render(ct_bytes(), RenderParams(rows=64))
+    b = await pool.render(str(corpus.sample("693_UNCI.dcm").path), RenderParams(rows=64))
+    assert a == b and (a.width, a.height, a.source_rows) == (64, 64, 512)
+
+
+async def test_bad_input_is_an_error_not_a_dead_worker(pool: RenderPool) -> None:
+    for junk in (b"", b"not dicom at all" * 100, b"\x00" * 132):
+        with pytest.raises(NotDicom):
+            await pool.render(junk, RenderParams())
+    assert pool.stats.restarts == 0 and pool.alive == 2
+
+
+async def test_a_killed_worker_fails_its_job_and_is_replaced(pool: RenderPool) -> None:
+    big = str(corpus.sample("966_fixed.dcm").path)  # ~0.5 s of JPEG 2000 decoding
+    jobs = [asyncio.ensure_future(pool.render(big, RenderParams())) for _ in range(2)]
+    await asyncio.sleep(0.3)
+    victim = pool._workers[0]
+    assert victim is not None
+    os.kill(victim.process.pid or 0, signal.SIGKILL)
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert sum(isinstance(r, WorkerCrashed) for r in results) == 1
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    after = await asyncio.gather(
+        *(pool.render(ct_bytes(), RenderParams(rows=32)) for _ in range(6))
+    )
+    assert all(r.width == 32 for r in after)
+    assert pool.stats.restarts == 1 and pool.alive == 2
+
+
+async def test_a_render_past_the_timeout_recycles_its_worker() -> None:
+    pool = RenderPool(1, render_timeout=0.2)
+    await pool.start()
+    try:
+        with pytest.raises(RenderTimeout):
+            await pool.render(str(corpus.sample("966_fixed.dcm").path), RenderParams())
+        assert (await pool.render(ct_bytes(), RenderParams(rows=16))).width == 16
+        assert pool.stats.timeouts == 1 and pool.stats.restarts == 1
+    finally:
+        await pool.close()
+
+
+async def test_a_full_queue_refuses_at_once() -> None:
+    pool = RenderPool(1, max_queue=2)
+    await pool.start()
+    try:
+        big = str(corpus.sample("966_fixed.dcm").path)
+        jobs = [asyncio.ensure_future(pool.render(big, RenderParams())) for _ in range(6)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert any(isinstance(r, PoolOverloaded) for r in results)
+        assert any(not isinstance(r, BaseException) for r in results)
+    finally:
+        await pool.close()

@@ -1,0 +1,90 @@
+"""The render cache: byte bound, recency, and coalescing of identical misses."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedImage, RenderCache
+
+
+def image(size: int, tag: str = "") -> CachedImage:
+    return CachedImage(b"x" * size, "image/jpeg", f'"{tag}"', 1, 1)
+
+
+def test_evicts_least_recently_used_to_stay_under_the_bound() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=3 * (1000 + ENTRY_OVERHEAD))
+    for key in "abc":
+        cache.put(key, image(1000))
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("d", image(1000))
+    assert cache.get("b") is None and cache.get("a") and cache.get("c") and cache.get("d")
+    assert cache.bytes <= cache.max_bytes and cache.stats.evictions == 1
+
+
+def test_an_entry_larger_than_the_cache_is_not_stored() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=500)
+    cache.put("small", image(10))
+    cache.put("huge", image(10_000))
+    assert cache.get("huge") is None and cache.get("small") is not None
+
+
+def test_replacing_a_key_keeps_the_byte_count_right() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=10**6)
+    cache.put("a", image(100))
+    cache.put("a", image(300))
+    assert cache.bytes == 300 + ENTRY_OVERHEAD and len(cache) == 1
+
+
+async def test_concurrent_identical_misses_run_once() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=10**6)
+    calls = 0
+
+    async def produce() -> CachedImage:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return image(10, "one")
+
+    results = await asyncio.gather(*(cache.coalesce("k", produce) for _ in range(20)))
+    assert calls == 1 and {r.etag for r in results} == {'"one"'}
+    assert cache.stats.coalesced == 19
+
+
+async def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=10**6)
+
+    async def fail() -> CachedImage:
+        await asyncio.sleep(0.01)
+        raise ValueError("bad file")
+
+    results = await asyncio.gather(
+        *(cache.coalesce("k", fail) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results)
+    assert await cache.coalesce("k", lambda: asyncio.sleep(0, image(1))) is not None
+
+
+async def test_a_waiter_leaving_does_not_cancel_the_render() -> None:
+    cache: RenderCache[str] = RenderCache(max_bytes=10**6)
+    done = asyncio.Event()
+
+    async def produce() -> CachedImage:
+        await asyncio.sleep(0.05)
+        done.set()
+        return image(1)
+
+    impatient = asyncio.ensure_future(cache.coalesce("k", produce))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    patient = await cache.coalesce("k", produce)
+    assert done.is_set() and patient.size == 1 + ENTRY_OVERHEAD
+
+
+@pytest.mark.parametrize("bound", [1, 3])
+def test_bounded_dict(bound: int) -> None:
+    d: BoundedDict[int, int] = BoundedDict(bound)
+    for i in range(5):
+        d.put(i, i)
+    assert len(d) == bound and d.get(4) == 4 and d.get(0) is None

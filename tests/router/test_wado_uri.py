@@ -1,0 +1,84 @@
+"""The WADO-URI parser on its own: what each parameter becomes."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import MultiDict
+
+from renderer.params import Region, Window
+from router import wado_uri
+from router.errors import InvalidRequest, NotAcceptable
+
+BASE = {"requestType": "WADO", "objectUID": "1.2.840.1"}
+
+
+def parse(**params: str) -> wado_uri.WadoRequest:
+    return wado_uri.parse(MultiDict({**BASE, **params}))
+
+
+def test_defaults_match_orthanc() -> None:
+    request = parse()
+    assert request == wado_uri.WadoRequest(object_uid="1.2.840.1")
+    assert request.media_type == "image/jpeg" and request.quality == 90
+
+
+def test_every_parameter() -> None:
+    request = parse(
+        studyUID="1.2",
+        seriesUID="1.3",
+        contentType="image/png",
+        rows="10",
+        columns="20",
+        region="0.1,0.2,0.3,0.4",
+        windowCenter="-40.5",
+        windowWidth="1e3",
+        frameNumber="3",
+        imageQuality="55",
+    )
+    assert request == wado_uri.WadoRequest(
+        object_uid="1.2.840.1",
+        study_uid="1.2",
+        series_uid="1.3",
+        media_type="image/png",
+        rows=10,
+        columns=20,
+        region=Region(0.1, 0.2, 0.3, 0.4),
+        window=Window(-40.5, 1000.0),
+        frame=3,
+        quality=55,
+    )
+
+
+@pytest.mark.parametrize("value", ["", " ", "１２", "+1", "1_0", "0x10", "1e2", "١٢"])
+def test_rows_must_be_plain_ascii_digits(value: str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse(rows=value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "0x1p3", "1,5", "--1"])
+def test_decimals_are_finite_and_plain(value: str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse(windowCenter=value, windowWidth="10")
+
+
+def test_values_too_long_are_refused() -> None:
+    with pytest.raises(InvalidRequest, match="longer"):
+        parse(contentType="image/jpeg," * 200)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("image/jpeg;q=0.1, image/png;q=0.2", "image/png"),
+        ("IMAGE/PNG", "image/png"),
+        ("image/gif, image/jpg", "image/jpeg"),
+        ("application/*", "application/dicom"),
+    ],
+)
+def test_content_type_lists(value: str, expected: str) -> None:
+    assert parse(contentType=value).media_type == expected
+
+
+def test_nothing_acceptable() -> None:
+    with pytest.raises(NotAcceptable):
+        parse(contentType="image/gif")
