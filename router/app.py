@@ -22,6 +22,9 @@ from router.stores.orthanc import OrthancStore
 logger = logging.getLogger(__name__)
 
 
+SAMPLE_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"  # CT_small.dcm
+
+
 def samples_dir() -> Path:
     """The sample DICOM files that ship inside the pydicom wheel: images with no set-up."""
     return Path(pydicom.__file__).parent / "data" / "test_files"
@@ -38,7 +41,15 @@ async def open_store(config: Config) -> Store:
         logger.info("serving from Orthanc at %s", store.shown)
         return store
     roots = list(config.dicom_dirs) or [samples_dir()]
-    return await FolderStore.open(roots)
+    store = await FolderStore.open(roots)
+    if not config.dicom_dirs and SAMPLE_UID in store.index:
+        logger.info(
+            "serving pydicom's sample files; try http://%s:%d/wado?requestType=WADO&objectUID=%s",
+            config.host,
+            config.port,
+            SAMPLE_UID,
+        )
+    return store
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
