@@ -32,24 +32,24 @@ def samples_dir() -> Path:
 
 async def open_store(config: Config) -> Store:
     if config.orthanc_url:
-        store = OrthancStore(
+        orthanc = OrthancStore(
             config.orthanc_url,
             user=config.orthanc_user,
             password=config.orthanc_password,
             timeout=config.upstream_timeout,
         )
-        logger.info("serving from Orthanc at %s", store.shown)
-        return store
+        logger.info("serving from Orthanc at %s", orthanc.shown)
+        return orthanc
     roots = list(config.dicom_dirs) or [samples_dir()]
-    store = await FolderStore.open(roots)
-    if not config.dicom_dirs and SAMPLE_UID in store.index:
+    folder = await FolderStore.open(roots)
+    if not config.dicom_dirs and SAMPLE_UID in folder.index:
         logger.info(
             "serving pydicom's sample files; try http://%s:%d/wado?requestType=WADO&objectUID=%s",
             config.host,
             config.port,
             SAMPLE_UID,
         )
-    return store
+    return folder
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,35 @@
+"""`wadofarm serve` as a new user runs it: no flags serves pydicom's samples; env fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from renderer.params import DefaultWindow
+from router.app import SAMPLE_UID
+from router.cli import build_parser, config_from_args
+from tests.support.http import get
+from tests.support.images import decode
+from tests.support.server import Wadofarm
+
+
+def test_no_flags_serves_the_bundled_samples(tmp_path: Path) -> None:
+    server = Wadofarm(["--workers", "1"], tmp_path / "w.log").start()
+    try:
+        reply = get(server.url + "/wado", params={"requestType": "WADO", "objectUID": SAMPLE_UID})
+        assert reply.status == 200 and decode(reply.body).shape == (128, 128)
+        assert SAMPLE_UID in server.log_tail()  # the log shows a link to try
+    finally:
+        server.stop()
+
+
+def test_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WADOFARM_PORT", "9999")
+    monkeypatch.setenv("WADOFARM_WORKERS", "3")
+    monkeypatch.setenv("WADOFARM_DEFAULT_WINDOW", "minmax")
+    monkeypatch.setenv("WADOFARM_DICOM_DIR", "/a:/b")
+    config = config_from_args(build_parser().parse_args(["serve", "--cache-mb", "12"]))
+    assert (config.port, config.workers, config.cache_mb) == (9999, 3, 12)
+    assert config.default_window is DefaultWindow.MINMAX
+    assert config.dicom_dirs == (Path("/a"), Path("/b"))
+    config = config_from_args(build_parser().parse_args(["serve", "--port", "1234"]))
+    assert config.port == 1234
