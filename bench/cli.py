@@ -1,0 +1,111 @@
+"""`python -m bench run …` (the suite) and `python -m bench report RESULTS.json` (re-render)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.procs import SetupError
+from bench.runner import Options, run
+from bench.scenarios import all_scenarios
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    names = [s.name for s in all_scenarios()]
+    defaults = Options(scenarios=tuple(names))
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("run", help="run the suite against wadofarm and Orthanc's /wado")
+    r.add_argument(
+        "--scenarios", default=",".join(names), help=f"comma list of: {', '.join(names)}"
+    )
+    r.add_argument("--concurrency", type=_ints, default=defaults.concurrencies, metavar="N,N")
+    r.add_argument("--duration", type=float, default=defaults.duration, help="seconds per row")
+    r.add_argument("--warmup", type=float, default=defaults.warmup, help="seconds per scenario")
+    r.add_argument("--slices", type=int, default=defaults.slices, help="CT slices per series")
+    r.add_argument("--workers", type=int, default=defaults.workers, help="wadofarm workers")
+    r.add_argument("--no-open-loop", action="store_true", help="closed loop only")
+    r.add_argument(
+        "--rate-scale", type=float, default=1.0, help="multiply every open-loop rate by this"
+    )
+    r.add_argument("--max-requests", type=int, default=defaults.max_requests, help="per row")
+    r.add_argument("--ceiling-seconds", type=float, default=defaults.ceiling_seconds)
+    r.add_argument("--cache", type=Path, default=defaults.cache, help="generated series")
+    r.add_argument("--out", type=Path, default=RESULTS, help="JSON, Markdown and PNG go here")
+    r.add_argument("--markdown", type=Path, help="also rewrite this BENCHMARKS.md (and its PNG)")
+    r.add_argument(
+        "--wadofarm-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an extra flag for `wadofarm serve` (repeatable), e.g. --wadofarm-arg=--cache-mb=64",
+    )
+    p = commands.add_parser("report", help="re-render the Markdown and plot of a JSON result")
+    p.add_argument("results", type=Path)
+    p.add_argument("--markdown", type=Path)
+    return parser
+
+
+def write(results: dict[str, Any], out: Path, markdown: Path | None, command: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    raw = json.dumps(results, indent=1)
+    (out / f"results-{stamp}.json").write_text(raw)
+    (out / "latest.json").write_text(raw)
+    has_plot = report.plot(results, out / "latest.png")
+    (out / "latest.md").write_text(
+        report.markdown(results, command, "latest.png" if has_plot else None)
+    )
+    if markdown is not None:
+        png = markdown.with_suffix(".png")
+        has_plot = report.plot(results, png)
+        text = report.markdown(results, command, png.name if has_plot else None)
+        report.write_benchmarks(markdown, text)
+    return out / "latest.md"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "report":
+        results = json.loads(args.results.read_text())
+        print(write(results, args.results.parent, args.markdown, command))
+        return
+    chosen = tuple(s for s in args.scenarios.split(",") if s)
+    unknown = set(chosen) - {s.name for s in all_scenarios()}
+    if unknown:
+        sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    options = Options(
+        scenarios=chosen,
+        concurrencies=args.concurrency,
+        duration=args.duration,
+        warmup=args.warmup,
+        slices=args.slices,
+        workers=args.workers,
+        open_loop=not args.no_open_loop,
+        rate_scale=args.rate_scale,
+        max_requests=args.max_requests,
+        ceiling_seconds=args.ceiling_seconds,
+        cache=args.cache,
+        wadofarm_args=tuple(args.wadofarm_arg),
+    )
+    try:
+        results = run(options).as_json()
+    except SetupError as exc:
+        sys.exit(f"bench: {exc}")
+    print(write(results, args.out, args.markdown, command))

@@ -1,0 +1,170 @@
+"""A run's results as JSON, a Markdown report and a PNG plot. BENCHMARKS.md is rewritten above
+its notes marker; the hand-written notes below it are kept."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from bench.targets import evaluate
+
+logger = logging.getLogger(__name__)
+
+NOTES_MARKER = "<!-- notes: everything below this line is kept when the suite rewrites the file -->"
+SERVER_ROLES = ("router", "workers", "orthanc")
+
+
+def _cpu(point: dict[str, Any]) -> str:
+    c = point["cpu_ms"]
+    if point["server"] == "orthanc":
+        return f"{c.get('orthanc', 0):.2f}"
+    return f"{c.get('router', 0):.2f}+{c.get('workers', 0):.2f}+{c.get('orthanc', 0):.2f}"
+
+
+def _lat(p: dict[str, Any]) -> str:
+    return f"{p['p50_ms']:.1f} / {p['p95_ms']:.1f} / {p['p99_ms']:.1f} / {p['max_ms']:.0f}"
+
+
+def _pairs(points: list[dict[str, Any]], mode: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    ours = [p for p in points if p["mode"] == mode and p["server"] == "wadofarm"]
+    pairs = []
+    for p in ours:
+        for q in points:
+            if (
+                q["server"] == "orthanc"
+                and q["mode"] == mode
+                and q["scenario"] == p["scenario"]
+                and q["concurrency"] == p["concurrency"]
+                and q["rate"] == p["rate"]
+            ):
+                pairs.append((p, q))
+                break
+    return pairs
+
+
+def side_by_side(points: list[dict[str, Any]], mode: str) -> list[str]:
+    load = "conns" if mode == "closed" else "rate/s"
+    lines = [
+        f"| scenario | {load} | wadofarm req/s | Orthanc req/s | x | wadofarm p50 / p95 / p99 / "
+        "max ms | Orthanc p50 / p95 / p99 / max ms | errors w / O | wadofarm CPU ms/req "
+        "router+workers+Orthanc | Orthanc CPU ms/req | KB w / O | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p, q in _pairs(points, mode):
+        ratio = p["rps"] / q["rps"] if q["rps"] else float("inf")
+        what = p["concurrency"] if mode == "closed" else f"{p['rate']:g}"
+        lines.append(
+            f"| {p['scenario']} | {what} | {p['rps']:.0f} | {q['rps']:.0f} | {ratio:.2f} | "
+            f"{_lat(p)} | {_lat(q)} | {p['errors']} / {q['errors']} | {_cpu(p)} | {_cpu(q)} | "
+            f"{p['mean_bytes'] / 1000:.1f} / {q['mean_bytes'] / 1000:.1f} | "
+            f"{p['load1']:.1f} |"
+        )
+    return lines
+
+
+def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
+    m = results["machine"]
+    o = results["options"]
+    before = ", ".join(f"{x:.2f}" for x in m.get("load_before", ()))
+    after = ", ".join(f"{x:.2f}" for x in m.get("load_after", ()))
+    out = [
+        "# Benchmarks: wadofarm against Orthanc's own /wado, side by side",
+        "",
+        f"Made by `{command}` on {m['started']} at commit `{m['commit']}`.",
+        "",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux "
+        f"{m['kernel']}, Python {m['python']}, Orthanc {m.get('orthanc', '?')} with the "
+        "DICOMweb and GDCM plugins. The load generator runs on the same cores.",
+        f"- Load average (1, 5, 15 min) before the run: {before}; after: {after}. The `load` "
+        "column is the 1-minute figure at the end of each row: other work on the machine "
+        "shows there.",
+        f"- Series: {o['slices']} synthetic CT slices, 512x512 int16 (uncompressed, JPEG 2000 "
+        "lossless) and 8-bit JPEG baseline; the same URLs go to both servers, "
+        f"{o['duration']} s per row after a {o['warmup']} s warm-up; wadofarm runs "
+        f"{o['workers']} render workers. Cold scenarios run wadofarm with its caches off "
+        "(`--cache-mb 0`), so every request renders.",
+        "- CPU columns: milliseconds of CPU per answered request from /proc; wadofarm's "
+        "includes the Orthanc work it causes (file fetches, lookups).",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for v in evaluate(results):
+        met = "n/a" if v.met is None else ("yes" if v.met else "**no**")
+        out.append(f"| {v.target} | {v.measured} | {met} |")
+    out += ["", "## Closed loop (N connections, each waits for its answer)", ""]
+    out += side_by_side(results["points"], "closed")
+    if any(p["mode"] == "open" for p in results["points"]):
+        out += [
+            "",
+            "## Open loop (requests start on a fixed schedule; latency from the scheduled start)",
+            "",
+        ]
+        out += side_by_side(results["points"], "open")
+    out += [
+        "",
+        "## The renderer alone (one process, files in memory: the ceiling of one worker)",
+        "",
+        "| scenario | CPU ms/render | renders per CPU-second | x workers |",
+        "|---|---:|---:|---:|",
+    ]
+    workers = int(o.get("workers", 1))
+    for name, c in results["ceilings"].items():
+        out.append(
+            f"| {name} | {c['cpu_ms']:.2f} | {c['per_core']:.0f} | {c['per_core'] * workers:.0f} |"
+        )
+    if plot:
+        out += ["", f"![throughput and p99 against connections]({plot})"]
+    return "\n".join(out) + "\n"
+
+
+def write_benchmarks(path: Path, text: str) -> None:
+    """Replace the generated part of `path`, keep its notes."""
+    notes = ""
+    if path.exists():
+        old = path.read_text()
+        if NOTES_MARKER in old:
+            notes = old.split(NOTES_MARKER, 1)[1]
+    path.write_text(text + "\n" + NOTES_MARKER + (notes or "\n"))
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """Throughput and p99 against connections, one line per server; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed (pip install '.[bench]'): no plot")
+        return False
+    closed = [p for p in results["points"] if p["mode"] == "closed"]
+    names = list(dict.fromkeys(p["scenario"] for p in closed))
+    if not names:
+        return False
+    fig, axes = plt.subplots(len(names), 2, figsize=(10, 2.6 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for server, style in (("wadofarm", "o-"), ("orthanc", "s--")):
+            pts = sorted(
+                (p for p in closed if p["scenario"] == name and p["server"] == server),
+                key=lambda p: p["concurrency"],
+            )
+            xs = [p["concurrency"] for p in pts]
+            axes[row][0].plot(xs, [p["rps"] for p in pts], style, label=server)
+            axes[row][1].plot(xs, [p["p99_ms"] for p in pts], style, label=server)
+        axes[row][0].set_ylabel(f"{name}\nreq/s")
+        axes[row][1].set_ylabel("p99 ms")
+        axes[row][1].set_yscale("log")
+        for ax in axes[row]:
+            ax.set_xscale("log", base=2)
+            ax.grid(True, alpha=0.3)
+    axes[0][0].legend()
+    for ax in axes[-1]:
+        ax.set_xlabel("connections")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True

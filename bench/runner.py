@@ -1,0 +1,275 @@
+"""One run of the suite: build the series, measure the renderer alone, start Orthanc and upload,
+then for each scenario start wadofarm and drive the same URLs at both servers, point by point,
+stopping every process it started."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from bench import ceiling, cpu, procs, series
+from bench.load import Load, Outcome, Target, closed_loop, open_loop
+from bench.progress import Progress
+from bench.scenarios import Scenario, all_scenarios
+
+logger = logging.getLogger(__name__)
+
+# wadofarm's flags per scenario profile: "cold" turns its caches off so every request renders.
+PROFILES: dict[str, tuple[str, ...]] = {"cold": ("--cache-mb", "0"), "warm": ()}
+SERVERS = ("wadofarm", "orthanc")
+OPEN_LOOP_IN_FLIGHT = 256
+WARMUP_CONNECTIONS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    scenarios: tuple[str, ...]
+    concurrencies: tuple[int, ...] = (1, 8, 32, 128)
+    duration: float = 2.0
+    warmup: float = 0.5
+    slices: int = 200
+    workers: int = 2
+    open_loop: bool = True
+    rate_scale: float = 1.0
+    max_requests: int = 200_000
+    ceiling_seconds: float = 1.0
+    cache: Path = Path.home() / ".cache" / "wadofarm-bench"
+    wadofarm_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    scenario: str
+    server: str
+    mode: str
+    concurrency: int
+    rate: float
+    requests: int
+    errors: int
+    statuses: dict[str, int]
+    elapsed: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_bytes: float
+    cpu_ms: dict[str, float]  # CPU per answered request, by process
+    load1: float
+
+
+@dataclass(slots=True)
+class Results:
+    options: dict[str, Any]
+    machine: dict[str, Any]
+    ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def machine_info() -> dict[str, Any]:
+    model = "?"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    commit = subprocess.run(
+        ["git", "-C", str(procs.REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "commit": commit or "?",
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "load_before": cpu.load_average(),
+    }
+
+
+def target_for(s: Scenario, data: series.Series) -> Target:
+    prefix = (
+        f"/wado?requestType=WADO&studyUID={data.study_uid}&seriesUID={data.series_uid}&objectUID="
+    )
+    targets = [(prefix + uid + "&contentType=image/jpeg").encode() for uid in data.object_uids]
+    count = len(targets)
+
+    def target(i: int, conn: int, own: int) -> bytes:
+        index, query = s.pick(i, conn, own, count)
+        return targets[index] + query.encode()
+
+    return target
+
+
+def _point(
+    s: Scenario, server: str, load: Load, outcome: Outcome, cpu_s: dict[str, float]
+) -> Point:
+    h = outcome.histogram
+    done = max(1, outcome.requests)
+    return Point(
+        scenario=s.name,
+        server=server,
+        mode=load.mode,
+        concurrency=load.concurrency,
+        rate=load.rate,
+        requests=outcome.requests,
+        errors=outcome.errors,
+        statuses=dict(outcome.statuses),
+        elapsed=round(outcome.elapsed, 3),
+        rps=round(outcome.requests / outcome.elapsed, 1) if outcome.elapsed else 0.0,
+        p50_ms=h.get_value_at_percentile(50) / 1000,
+        p95_ms=h.get_value_at_percentile(95) / 1000,
+        p99_ms=h.get_value_at_percentile(99) / 1000,
+        max_ms=h.get_max_value() / 1000,
+        mean_bytes=round(outcome.body_bytes / done),
+        cpu_ms={role: round(1000 * seconds / done, 4) for role, seconds in cpu_s.items()},
+        load1=round(cpu.load_average()[0], 2),
+    )
+
+
+class Bench:
+    def __init__(self, options: Options, workdir: Path, progress: Progress | None) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.progress = progress
+        self.loop = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+    def roles(self, wadofarm: procs.Wadofarm, orthanc: procs.Orthanc) -> list[cpu.Role]:
+        roles = [cpu.Role("router", wadofarm.pid)]
+        roles += [
+            cpu.Role(f"worker{n}", pid) for n, pid in enumerate(cpu.children(wadofarm.pid), start=1)
+        ]
+        return [*roles, cpu.Role("orthanc", orthanc.pid), cpu.Role("client", os.getpid())]
+
+    def drive(
+        self, port: int, target: Target, load: Load, roles: list[cpu.Role]
+    ) -> tuple[Outcome, dict[str, float]]:
+        meter = cpu.CpuMeter(roles)
+        meter.start()
+        loop = open_loop if load.mode == "open" else closed_loop
+        outcome = self.loop.run(loop("127.0.0.1", port, target, load))
+        used = meter.stop()
+        workers = sum(v for k, v in used.items() if k.startswith("worker"))
+        return outcome, {"workers": workers, **used}
+
+    def scenario(
+        self,
+        s: Scenario,
+        data: series.Series,
+        wadofarm: procs.Wadofarm,
+        orthanc: procs.Orthanc,
+        record: Callable[[Point], None],
+    ) -> None:
+        o = self.options
+        target = target_for(s, data)
+        ports = {"wadofarm": wadofarm.port, "orthanc": orthanc.port}
+        for server in SERVERS:
+            warm = Load("closed", WARMUP_CONNECTIONS, o.warmup, o.max_requests)
+            self.loop.run(closed_loop("127.0.0.1", ports[server], target, warm))
+        loads = [Load("closed", c, o.duration, o.max_requests) for c in o.concurrencies]
+        if o.open_loop:
+            rate = s.rate * o.rate_scale
+            loads.append(Load("open", OPEN_LOOP_IN_FLIGHT, o.duration, o.max_requests, rate))
+        for load in loads:
+            for server in SERVERS:
+                roles = self.roles(wadofarm, orthanc)  # workers may have been replaced
+                outcome, used = self.drive(ports[server], target, load, roles)
+                point = _point(s, server, load, outcome, used)
+                record(point)
+                if self.progress is not None:
+                    what = f"c={load.concurrency}" if load.mode == "closed" else f"{load.rate:g}/s"
+                    self.progress.step(
+                        f"{s.name} {server} {what}: {point.rps:.0f} req/s, "
+                        f"p99 {point.p99_ms:.1f} ms, {point.errors} errors"
+                    )
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def points_in(options: Options) -> int:
+    per_scenario = len(options.concurrencies) + (1 if options.open_loop else 0)
+    return len(options.scenarios) * (per_scenario * len(SERVERS) + 1)
+
+
+def run(options: Options, *, show_progress: bool = True) -> Results:
+    chosen = [s for s in all_scenarios() if s.name in options.scenarios]
+    results = Results(
+        options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        machine=machine_info(),
+    )
+    progress = Progress(points_in(options)) if show_progress else None
+    kinds = sorted({s.kind for s in chosen})
+    data = {k: series.build(options.cache, options.slices, k) for k in kinds}
+    for kind in kinds:  # the renderer alone, before any server runs
+        sources = [path.read_bytes() for path in data[kind].files]
+        for s in (s for s in chosen if s.kind == kind):
+            c = ceiling.measure(s, sources, options.ceiling_seconds)
+            results.ceilings[s.name] = {
+                "renders": c.renders,
+                "cpu_ms": round(c.cpu_ms, 3),
+                "wall_ms": round(c.wall_ms, 3),
+                "per_core": round(c.per_core, 1),
+            }
+            if progress is not None:
+                progress.step(f"{s.name} renderer alone: {c.cpu_ms:.2f} ms CPU per render")
+        del sources
+    workdir = Path(tempfile.mkdtemp(prefix="wadofarm-bench-"))
+    orthanc = procs.Orthanc(workdir / "orthanc")
+    bench = Bench(options, workdir, progress)
+    try:
+        orthanc.start()
+        results.machine["orthanc"] = orthanc.version()
+        for kind in kinds:
+            orthanc.upload(list(data[kind].files))
+        for profile in PROFILES:
+            group = [s for s in chosen if s.profile == profile]
+            if not group:
+                continue
+            args = ["--workers", str(options.workers), *PROFILES[profile], *options.wadofarm_args]
+            wadofarm = procs.Wadofarm(orthanc.url, args, workdir / f"wadofarm-{profile}.log")
+            try:
+                wadofarm.start()
+                for s in group:
+                    bench.scenario(
+                        s,
+                        data[s.kind],
+                        wadofarm,
+                        orthanc,
+                        lambda p: results.points.append(asdict(p)),
+                    )
+            finally:
+                wadofarm.stop()
+    finally:
+        bench.close()
+        orthanc.stop()
+        if progress is not None:
+            progress.close()
+        results.machine["load_after"] = cpu.load_average()
+        logs = sorted(workdir.glob("*.log"))
+        if any("Traceback" in p.read_text(errors="replace") for p in logs):
+            print(f"wadofarm logged errors; logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return results

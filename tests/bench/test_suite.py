@@ -1,0 +1,61 @@
+"""The benchmark suite runs end to end: a tiny series, one scenario, one concurrency, both
+servers, closed and open loop, and writes its JSON, Markdown (keeping hand-written notes) and
+plot. The figures themselves are not judged here: that is what BENCHMARKS.md is for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.tools import missing, require_program
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGINS = Path("/usr/share/orthanc/plugins")
+
+
+def test_the_suite_runs_against_both_servers(tmp_path: Path) -> None:
+    require_program("Orthanc")
+    for plugin in ("libOrthancDicomWeb.so", "libOrthancGdcm.so"):
+        if not (PLUGINS / plugin).exists():
+            missing(f"the Orthanc plugin {plugin} is not installed")
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    benchmarks.write_text(
+        "old table\n<!-- notes: everything below this line is kept when the "
+        "suite rewrites the file -->\nhand-written notes\n"
+    )
+    command = [
+        sys.executable, "-m", "bench", "run",
+        "--slices", "4",
+        "--scenarios", "cold_thumbnails",
+        "--concurrency", "2",
+        "--duration", "0.5",
+        "--warmup", "0.1",
+        "--rate-scale", "0.05",  # 20 requests/s open loop
+        "--ceiling-seconds", "0.1",
+        "--cache", str(tmp_path / "cache"),
+        "--out", str(tmp_path / "out"),
+        "--markdown", str(benchmarks),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads((tmp_path / "out" / "latest.json").read_text())
+    points = {(p["server"], p["mode"]): p for p in results["points"]}
+    assert set(points) == {(s, m) for s in ("wadofarm", "orthanc") for m in ("closed", "open")}
+    for point in points.values():
+        assert point["requests"] > 0 and point["errors"] == 0, point
+        assert 0 < point["p50_ms"] <= point["p99_ms"] <= point["max_ms"]
+    assert points["wadofarm", "closed"]["mean_bytes"] < points["orthanc", "closed"]["mean_bytes"]
+    assert points["orthanc", "closed"]["cpu_ms"]["orthanc"] > 0
+    assert results["ceilings"]["cold_thumbnails"]["cpu_ms"] > 0
+
+    text = benchmarks.read_text()
+    assert "old table" not in text and text.endswith("hand-written notes\n")
+    assert "| cold_thumbnails | 2 |" in text
+    assert "--scenarios cold_thumbnails" in text  # the command that made it
