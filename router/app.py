@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pydicom
 from aiohttp import web
@@ -18,6 +19,9 @@ from router.service import RenderService
 from router.stores import Store
 from router.stores.folder import FolderStore
 from router.stores.orthanc import OrthancStore
+
+if TYPE_CHECKING:
+    from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +56,38 @@ async def open_store(config: Config) -> Store:
     return folder
 
 
+def open_l2(config: Config) -> L2Cache | None:
+    """The shared Redis cache, when --redis-url asks for one (imported only then: optional)."""
+    if not config.redis_url:
+        return None
+    from router.l2cache import L2Cache
+
+    l2 = L2Cache(
+        config.redis_url,
+        ttl=config.redis_ttl,
+        timeout=config.redis_timeout,
+        # Settings that change the pixels but are not in the render key.
+        namespace=config.default_window.value,
+    )
+    logger.info("node %s shares renders through Redis at %s", config.node, l2.shown)
+    return l2
+
+
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     store = await open_store(config)
     pool = RenderPool(
         config.workers, max_queue=config.max_queue, render_timeout=config.render_timeout
     )
+    l2 = open_l2(config)
     try:
         await pool.start()
-        app[SERVICE] = RenderService(store, pool, config)
+        app[SERVICE] = RenderService(store, pool, config, l2)
         yield
     finally:
         await pool.close()
+        if l2 is not None:
+            await l2.close()
         await store.close()
 
 
@@ -71,6 +95,7 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONFIG] = config
     app.cleanup_ctx.append(service_ctx)
+    app.on_response_prepare.append(views.node_header)
     app.router.add_get("/wado", views.wado)
     app.router.add_get("/healthz", views.healthz)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -118,6 +119,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not log each request (WADOFARM_ACCESS_LOG=0)",
     )
     add(
+        "--node-name",
+        default=_env("NODE_NAME", defaults.node_name),
+        help="this node's name in the X-Wadofarm-Node header (WADOFARM_NODE_NAME; hostname:port)",
+    )
+    add(
+        "--redis-url",
+        default=_env("REDIS_URL"),
+        metavar="URL",
+        help="a Redis shared by the nodes as a second-level render cache, e.g. "
+        "redis://127.0.0.1:6379/0; needs the `redis` extra (WADOFARM_REDIS_URL)",
+    )
+    add(
+        "--redis-ttl",
+        type=float,
+        default=float(_env("REDIS_TTL", str(defaults.redis_ttl)) or 0),
+        help="seconds a render stays in Redis (WADOFARM_REDIS_TTL; 86400)",
+    )
+    add(
+        "--redis-timeout",
+        type=float,
+        default=float(_env("REDIS_TIMEOUT", str(defaults.redis_timeout)) or 0),
+        help="seconds one Redis call may take before the request goes on without it "
+        "(WADOFARM_REDIS_TIMEOUT; 0.25)",
+    )
+    add(
         "--log-level",
         default=_env("LOG_LEVEL", defaults.log_level),
         choices=["debug", "info", "warning", "error"],
@@ -147,6 +173,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         cache_control=args.cache_control,
         access_log=not args.no_access_log,
         log_level=args.log_level,
+        node_name=args.node_name,
+        redis_url=args.redis_url or None,
+        redis_ttl=args.redis_ttl,
+        redis_timeout=args.redis_timeout,
     )
 
 
@@ -158,6 +188,8 @@ def serve(config: Config) -> None:
     for folder in config.dicom_dirs:
         if not folder.is_dir():
             sys.exit(f"wadofarm: --dicom-dir {folder} is not a folder")
+    if config.redis_url and importlib.util.find_spec("redis") is None:
+        sys.exit("wadofarm: --redis-url needs the redis package: pip install 'wadofarm[redis]'")
     web.run_app(
         create_app(config),
         host=config.host,

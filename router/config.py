@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer.params import DefaultWindow
+
+_hostname = functools.cache(socket.gethostname)  # asked once, not on every response
 
 
 def _cpus() -> int:
@@ -31,3 +35,12 @@ class Config:
     cache_control: str = "private, max-age=3600"
     access_log: bool = True
     log_level: str = "info"
+    node_name: str = ""  # empty: hostname:port (see `node`)
+    redis_url: str | None = None  # the shared L2 render cache; None: L1 only
+    redis_ttl: float = 86400.0
+    redis_timeout: float = 0.25
+
+    @property
+    def node(self) -> str:
+        """This node's name in X-Wadofarm-Node: which of the nodes behind nginx answered."""
+        return self.node_name or f"{_hostname()}:{self.port}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from renderer.geometry import plan
 from renderer.params import OutputFormat, RenderParams, RenderResult
@@ -13,6 +14,9 @@ from renderer.pool import RenderPool
 from router.cache import BoundedDict, CachedImage, RenderCache
 from router.config import Config
 from router.stores import Instance, Store
+
+if TYPE_CHECKING:  # the redis extra is optional; only a service built with --redis-url has one
+    from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +40,13 @@ def render_key(object_uid: str, params: RenderParams, size: tuple[int, int] | No
 
 
 class RenderService:
-    def __init__(self, store: Store, pool: RenderPool, config: Config) -> None:
+    def __init__(
+        self, store: Store, pool: RenderPool, config: Config, l2: L2Cache | None = None
+    ) -> None:
         self.store = store
         self.pool = pool
         self.config = config
+        self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._sizes: BoundedDict[str, tuple[int, int]] = BoundedDict(200_000)
 
@@ -51,14 +58,25 @@ class RenderService:
         )
 
     async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
-        """The image and where it came from: "L1" (this process's cache) or "render"."""
+        """The image and where it came from: "L1" (this process's cache), "L2" (the shared
+        Redis cache) or "render"."""
         key = render_key(instance.object_uid, params, self._sizes.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
             return hit, "L1"
-        return await self.cache.coalesce(key, lambda: self._render(instance, params)), "render"
+        if self.l2 is not None:
+            shared = await self.l2.get(key)
+            if shared is not None:
+                self._sizes.put(instance.object_uid, shared.source_size)
+                normalised = render_key(instance.object_uid, params, shared.source_size)
+                self.cache.put(normalised, shared.image)
+                return shared.image, "L2"
+        rendered = await self.cache.coalesce(key, lambda: self._render(instance, params, key))
+        return rendered, "render"
 
-    async def _render(self, instance: Instance, params: RenderParams) -> CachedImage:
+    async def _render(
+        self, instance: Instance, params: RenderParams, asked: Hashable
+    ) -> CachedImage:
         source = await self.store.render_source(instance)
         result: RenderResult = await self.pool.render(source, params)
         size = (result.source_rows, result.source_columns)
@@ -70,5 +88,8 @@ class RenderService:
             width=result.width,
             height=result.height,
         )
-        self.cache.put(render_key(instance.object_uid, params, size), entry)
+        key = render_key(instance.object_uid, params, size)
+        self.cache.put(key, entry)
+        if self.l2 is not None:
+            self.l2.put({asked, key}, entry, size)
         return entry

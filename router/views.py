@@ -25,7 +25,8 @@ def image_response(request: web.Request, image: CachedImage, source: str) -> web
     headers = {
         "ETag": image.etag,
         "Cache-Control": request.app[CONFIG].cache_control,
-        "X-Wadofarm-Cache": source,  # L1: this node's cache; render: rendered for this request
+        # L1: this node's cache; L2: the cache shared through Redis; render: rendered now
+        "X-Wadofarm-Cache": source,
     }
     if etag_matches(request.headers.get("If-None-Match"), image.etag):
         return web.Response(status=304, headers=headers)
@@ -56,3 +57,9 @@ async def wado(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """Alive: answers from the event loop alone, even when every worker is busy."""
     return web.Response(text="ok\n")
+
+
+async def node_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, errors included, names the node that answered (behind nginx: which
+    upstream the consistent hash picked)."""
+    response.headers["X-Wadofarm-Node"] = request.app[CONFIG].node

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import corpus
 from tests.support.orthanc import Orthanc
+from tests.support.redis_server import RedisServer
 from tests.support.server import Wadofarm
 
 
@@ -73,3 +74,11 @@ def store_server(request: pytest.FixtureRequest) -> tuple[str, Wadofarm]:
     """The same tests through both stores."""
     kind: str = request.param
     return kind, request.getfixturevalue(f"wadofarm_{kind}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh, empty redis-server with the shipped configuration (small maxmemory)."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

@@ -33,3 +33,20 @@ def test_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignor
     assert config.dicom_dirs == (Path("/a"), Path("/b"))
     config = config_from_args(build_parser().parse_args(["serve", "--port", "1234"]))
     assert config.port == 1234
+
+
+def test_farm_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WADOFARM_REDIS_URL", "redis://127.0.0.1:6380/1")
+    monkeypatch.setenv("WADOFARM_REDIS_TTL", "600")
+    monkeypatch.setenv("WADOFARM_NODE_NAME", "wadofarm-2")
+    config = config_from_args(build_parser().parse_args(["serve", "--redis-timeout", "0.1"]))
+    assert (config.redis_url, config.redis_ttl, config.redis_timeout) == (
+        "redis://127.0.0.1:6380/1",
+        600,
+        0.1,
+    )
+    assert config.node == "wadofarm-2"
+    monkeypatch.delenv("WADOFARM_NODE_NAME")
+    monkeypatch.delenv("WADOFARM_REDIS_URL")
+    config = config_from_args(build_parser().parse_args(["serve", "--port", "8081"]))
+    assert config.redis_url is None and config.node.endswith(":8081")

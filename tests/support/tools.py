@@ -19,7 +19,8 @@ def missing(reason: str) -> None:
 
 
 def require_program(name: str) -> str:
-    path = shutil.which(name)
+    # Daemons (nginx) live in /usr/sbin, which a non-login PATH may lack.
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
     if path is None:
         missing(f"{name} is not installed")
     assert path is not None
