@@ -1,9 +1,11 @@
 """DICOM bytes to the stored values of one frame (PS3.5 8, PS3.3 C.7.6.3).
 
 pydicom's decoders do the codec work (native, RLE, JPEG, JPEG-LS, JPEG 2000, HTJ2K through the
-pylibjpeg plugins), the Bits Stored masking, the sign extension and the YBR to RGB conversion of
-the decoded codestream; this module checks the header first so that a bad or huge file is refused
-before any pixel buffer is allocated.
+pylibjpeg plugins), unpack 1-bit cells, upsample native YBR_FULL_422, undo Planar Configuration 1
+and fix the sign of JPEG 2000 / JPEG-LS codestreams. The cells come back as the decoder gives
+them: renderer.stored masks and sign-extends them, renderer.color converts YBR. This module
+checks the header first so that a bad or huge file is refused before any pixel buffer is
+allocated.
 """
 
 from __future__ import annotations
@@ -12,21 +14,29 @@ import io
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.decoders.base import get_decoder
-from pydicom.uid import UID
+from pydicom.uid import UID, RLELossless
 
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
+from renderer.stored import StoredFormat, stored_format
 
 logger = logging.getLogger(__name__)
 
 PIXEL_DATA_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 Source = bytes | str  # the file's bytes, or a path a worker may read itself
+
+# Cells as stored, YBR unconverted: renderer.stored masks them knowing where High Bit puts the
+# value (pydicom's own correction assumes bit 0), renderer.color converts the colour.
+RAW_CELLS: Any = {"as_rgb": False, "correct_unused_bits": False}
+
+MIN_ASPECT = 0.01  # pixel aspect ratios beyond 1:100 are taken for errors and ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +48,22 @@ class ImageInfo:
     photometric: str
     bits_allocated: int
     bits_stored: int
+    high_bit: int
     pixel_representation: int
     transfer_syntax: UID
+    pixel_aspect: float = 1.0  # a pixel's height over its width
+
+    @property
+    def stored(self) -> StoredFormat:
+        """Where the value sits in the cell. Image codecs give values at bit 0 whatever High Bit
+        says; native and RLE data keep whole cells, so the value may sit higher (PS3.5 8.1.1)."""
+        whole_cells = (
+            not self.transfer_syntax.is_encapsulated or self.transfer_syntax == RLELossless
+        )
+        high_bit = self.high_bit if whole_cells else self.bits_stored - 1
+        return stored_format(
+            self.bits_allocated, self.bits_stored, high_bit, self.pixel_representation == 1
+        )
 
 
 def read_dataset(source: Source) -> Dataset:
@@ -105,6 +129,7 @@ def image_info(ds: Dataset, max_pixels: int) -> ImageInfo:
             f"{max_pixels} (--max-pixels)"
         )
     bits_allocated = int(ds.get("BitsAllocated", 8) or 8)
+    bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
     return ImageInfo(
         rows=rows,
         columns=columns,
@@ -112,15 +137,53 @@ def image_info(ds: Dataset, max_pixels: int) -> ImageInfo:
         samples=samples,
         photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2"),
         bits_allocated=bits_allocated,
-        bits_stored=int(ds.get("BitsStored", bits_allocated) or bits_allocated),
+        bits_stored=bits_stored,
+        high_bit=int(ds.get("HighBit", bits_stored - 1) or bits_stored - 1),
         pixel_representation=int(ds.get("PixelRepresentation", 0) or 0),
         transfer_syntax=UID(ds.file_meta.TransferSyntaxUID),
+        pixel_aspect=pixel_aspect(ds),
     )
 
 
+def _ratio(value: object) -> float | None:
+    """vertical / horizontal from a two-valued spacing or ratio; None when unusable."""
+    try:
+        vertical, horizontal = (float(v) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        return None
+    if not (vertical > 0 and horizontal > 0):
+        return None
+    ratio = vertical / horizontal
+    return ratio if MIN_ASPECT <= ratio <= 1 / MIN_ASPECT else None
+
+
+def pixel_aspect(ds: Dataset) -> float:
+    """A pixel's height over its width (PS3.3 C.7.6.3.1.7): from the physical spacing when
+    there is one (Pixel Spacing, also in the shared Pixel Measures Sequence, then Imager and
+    Nominal Scanned Pixel Spacing), else Pixel Aspect Ratio, else square. Each is row spacing
+    (vertical) first."""
+    candidates: list[object] = [ds.get("PixelSpacing")]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        measures = shared[0].get("PixelMeasuresSequence")
+        if measures:
+            candidates.append(measures[0].get("PixelSpacing"))
+    candidates += [
+        ds.get("ImagerPixelSpacing"),
+        ds.get("NominalScannedPixelSpacing"),
+        ds.get("PixelAspectRatio"),
+    ]
+    for value in candidates:
+        if value is not None:
+            ratio = _ratio(value)
+            if ratio is not None:
+                return ratio
+    return 1.0
+
+
 def decode_frame(ds: Dataset, info: ImageInfo, frame: int) -> tuple[np.ndarray, str]:
-    """Decode only frame `frame` (0-based). Returns the stored values and the photometric
-    interpretation they are now in (YBR codestreams come back as RGB)."""
+    """Decode only frame `frame` (0-based). Returns the cells, in native byte order, and the
+    photometric interpretation they are now in (see the module docstring)."""
     if not 0 <= frame < info.frames:
         raise FrameOutOfRange(
             f"frameNumber {frame + 1} is out of range: the object has {info.frames} frame(s)"
@@ -132,8 +195,32 @@ def decode_frame(ds: Dataset, info: ImageInfo, frame: int) -> tuple[np.ndarray, 
         raise UnsupportedImage(f"unsupported transfer syntax {ts.name} ({ts})") from None
     if not decoder.is_available:
         raise UnsupportedImage(f"no decoder installed for transfer syntax {ts.name} ({ts})")
+    if info.bits_allocated == 1 and not ts.is_encapsulated and ts.is_little_endian:
+        return bit_packed_frame(ds, info, frame), info.photometric
     try:
-        arr, meta = decoder.as_array(ds, index=frame, as_rgb=True)  # type: ignore[arg-type]
+        arr, meta = decoder.as_array(ds, index=frame, **RAW_CELLS)
     except Exception as exc:
         raise UnsupportedImage(f"cannot decode the pixel data ({ts.name}): {exc}") from None
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr, str(meta.get("photometric_interpretation", info.photometric))
+
+
+def bit_packed_frame(ds: Dataset, info: ImageInfo, frame: int) -> np.ndarray:
+    """One frame of Bits Allocated 1 native data (PS3.5 8.1.1): cells packed eight to a byte,
+    first pixel in the lowest bit, frames one after the other with no padding, so a frame may
+    start in the middle of a byte. Only the bytes of this frame are unpacked."""
+    count = info.rows * info.columns * info.samples
+    first_bit = frame * count
+    data = ds.PixelData
+    start, stop = first_bit // 8, -(-(first_bit + count) // 8)
+    if len(data) < stop:
+        raise UnsupportedImage(
+            f"the pixel data holds {len(data)} bytes, frame {frame + 1} needs {stop}"
+        )
+    bits = np.unpackbits(np.frombuffer(data, np.uint8, stop - start, start), bitorder="little")
+    offset = first_bit - 8 * start
+    shape = (
+        (info.rows, info.columns, info.samples) if info.samples > 1 else (info.rows, info.columns)
+    )
+    return bits[offset : offset + count].reshape(shape)

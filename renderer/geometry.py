@@ -39,29 +39,45 @@ def crop_box(rows: int, columns: int, region: Region | None) -> tuple[int, int, 
     return x0, y0, x1, y1
 
 
-def fit(width: int, height: int, box_columns: int | None, box_rows: int | None) -> tuple[int, int]:
-    """The largest size with the source's aspect ratio that fits the box (either side alone ok)."""
+def fit(
+    width: int,
+    height: int,
+    box_columns: int | None,
+    box_rows: int | None,
+    aspect: float = 1.0,
+) -> tuple[int, int]:
+    """The largest size with the source's displayed proportions that fits the box (either side
+    alone is fine). `aspect` is a pixel's height over its width (PS3.3 C.7.6.3.1.7): a source of
+    non-square pixels is shown as width x height*aspect. No box means the source's own grid."""
     if box_columns is None and box_rows is None:
         return width, height
+    shown_height = height * aspect
     scales = []
     if box_columns is not None:
         scales.append(box_columns / width)
     if box_rows is not None:
-        scales.append(box_rows / height)
+        scales.append(box_rows / shown_height)
     scale = min(scales)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return max(1, round(width * scale)), max(1, round(shown_height * scale))
 
 
 def plan(
-    rows: int, columns: int, region: Region | None, box_rows: int | None, box_columns: int | None
+    rows: int,
+    columns: int,
+    region: Region | None,
+    box_rows: int | None,
+    box_columns: int | None,
+    aspect: float = 1.0,
 ) -> Plan:
     x0, y0, x1, y1 = crop_box(rows, columns, region)
-    width, height = fit(x1 - x0, y1 - y0, box_columns, box_rows)
+    width, height = fit(x1 - x0, y1 - y0, box_columns, box_rows, aspect)
     return Plan(x0, y0, x1, y1, width, height)
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Area averaging when shrinking (no aliasing in thumbnails), bilinear when enlarging."""
+    """Area averaging when shrinking (no aliasing in thumbnails), bilinear when enlarging (or
+    when one side grows, as non-square pixels may ask: Pillow's bilinear filter widens with the
+    reduction, so the shrinking side is still averaged)."""
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return image

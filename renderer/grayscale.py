@@ -1,76 +1,130 @@
-"""Grayscale display pipeline: modality LUT, VOI window, polarity, to 8 bits (PS3.4 N.2).
+"""The grayscale pipeline of PS3.4 N.2: stored values, Modality LUT, VOI LUT, presentation, to
+8 bits. Each stage is its own module; this one composes them and picks the VOI.
 
-Integer frames of up to 16 bits go through a lookup table built by applying the very same float
-functions to every possible stored value, so both paths give identical output while the table
-path costs one gather per pixel instead of several float passes.
+Integer frames of up to 16 bits go through a lookup table: the very same float functions applied
+once to every possible pixel cell, so both paths give identical output while the table path costs
+one gather per pixel. Tables are cached by what they depend on (a window drag builds one per
+window, a series of slices with one rescale and window shares one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from renderer.modality import Rescale, apply_rescale, rescale_for_frame
-from renderer.params import RenderParams, Window
-from renderer.voi import apply_linear_window, fallback_window, stored_window
+from renderer.lut import Lut
+from renderer.modality import Modality, Rescale, apply_modality, modality_for_frame, output_bits
+from renderer.params import DefaultWindow, RenderParams
+from renderer.presentation import apply_presentation, inverts
+from renderer.stored import StoredFormat, stored_values
+from renderer.voi import Voi, apply_voi, fallback_window, stored_voi
 
-Transform = Callable[[np.ndarray], np.ndarray]
+LUT_MAX_ITEMSIZE = 2  # 2^16 cells at most: a 64 KiB table
+
+
+@dataclass(frozen=True, slots=True)
+class Grayscale:
+    """Everything that decides a pixel's output level, hashable so its table can be cached."""
+
+    stored: StoredFormat
+    modality: Modality
+    voi: Voi
+    invert: bool
 
 
 def to_uint8(levels: np.ndarray) -> np.ndarray:
     """Round 0..255 floats half up, as the display's 8-bit output."""
     out = levels + 0.5
     np.floor(out, out=out)
+    np.clip(out, 0.0, 255.0, out=out)
     return out.astype(np.uint8)
 
 
-def select_window(
-    ds: Dataset, params: RenderParams, bits_stored: int, frame: np.ndarray, rescale: Rescale
-) -> Window:
-    """The request's window, else the file's first, else the configured fallback."""
+def levels(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
+    """The whole chain in float64 for any array of cells (integers as decoded, or floats)."""
+    values = cells if cells.dtype.kind == "f" else stored_values(cells, spec.stored)
+    with np.errstate(over="ignore", invalid="ignore"):
+        shown = apply_voi(apply_modality(values, spec.modality), spec.voi)
+    return to_uint8(apply_presentation(shown, spec.invert))
+
+
+@functools.lru_cache(maxsize=32)
+def lookup_table(spec: Grayscale, dtype: np.dtype[np.generic]) -> np.ndarray:
+    """The output level of every possible cell of `dtype`, indexed by the cell's unsigned bits."""
+    every_cell = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}")
+    table = levels(every_cell.view(dtype), spec)
+    table.flags.writeable = False
+    return table
+
+
+def apply_grayscale(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
+    """Cells to 8-bit levels, through the cached table where the dtype allows."""
+    dtype = cells.dtype
+    if dtype.kind in "iu" and dtype.itemsize <= LUT_MAX_ITEMSIZE and dtype.isnative:
+        table = lookup_table(spec, dtype)
+        return np.take(table, cells.view(f"u{dtype.itemsize}"))
+    return levels(cells, spec)
+
+
+def modality_range(
+    cells: np.ndarray, stored: StoredFormat, modality: Modality
+) -> tuple[float, float] | None:
+    """The smallest and largest modality value of a frame (for the MINMAX window)."""
+    if cells.size == 0:
+        return None
+    if cells.dtype.kind == "f":
+        finite = cells[np.isfinite(cells)]
+        if finite.size == 0:
+            return None
+        ends = np.array([finite.min(), finite.max()])
+        return float(ends[0]), float(ends[1])
+    values = cells if stored.is_identity_for(cells.dtype) else stored_values(cells, stored)
+    lo, hi = int(values.min()), int(values.max())
+    if isinstance(modality, Lut):  # any shape: the extremes of the entries the range reaches
+        last = len(modality.table) - 1
+        start = min(max(lo - modality.first, 0), last)
+        stop = min(max(hi - modality.first, 0), last)
+        span = modality.table[start : stop + 1]
+        return float(span.min()), float(span.max())
+    ends = apply_modality(np.array([lo, hi], dtype=np.int64), modality)
+    return float(ends.min()), float(ends.max())
+
+
+def select_voi(
+    ds: Dataset,
+    params: RenderParams,
+    cells: np.ndarray,
+    stored: StoredFormat,
+    modality: Modality,
+) -> Voi:
+    """The request's window, else the file's, else the fallback (MINMAX for float data, where
+    2^BitsStored means nothing)."""
     if params.window is not None:
         return params.window
-    found = stored_window(ds, params.frame)
+    negative = stored.signed or (isinstance(modality, Rescale) and modality.intercept < 0)
+    found = stored_voi(ds, params.frame, signed=negative)
     if found is not None:
         return found
-    ends = None
-    if frame.size:
-        ends = apply_rescale(np.array([np.min(frame), np.max(frame)]), rescale)
-    return fallback_window(params.default_window, bits_stored, ends)
-
-
-def grayscale_transform(rescale: Rescale, window: Window, invert: bool) -> Transform:
-    def transform(values: np.ndarray) -> np.ndarray:
-        levels = apply_linear_window(apply_rescale(values, rescale), window)
-        if invert:
-            levels = 255.0 - levels
-        return to_uint8(levels)
-
-    return transform
-
-
-def apply_transform(values: np.ndarray, transform: Transform) -> np.ndarray:
-    """Apply `transform` to every pixel, through a lookup table where the dtype allows."""
-    if values.dtype.kind in "iu" and values.dtype.itemsize <= 2:
-        unsigned = np.dtype(f"u{values.dtype.itemsize}")
-        every_value = np.arange(2 ** (8 * values.dtype.itemsize), dtype=unsigned)
-        lut = transform(every_value.view(values.dtype))
-        return np.take(lut, values.view(unsigned))
-    return transform(values)
+    mode = DefaultWindow.MINMAX if cells.dtype.kind == "f" else params.default_window
+    ends = modality_range(cells, stored, modality) if mode is DefaultWindow.MINMAX else None
+    return fallback_window(mode, output_bits(modality, stored.bits_stored), ends)
 
 
 def render_grayscale(
     ds: Dataset,
     params: RenderParams,
-    bits_stored: int,
+    stored: StoredFormat,
     photometric: str,
     frame: np.ndarray,
     crop: tuple[slice, slice],
 ) -> np.ndarray:
-    """Stored values of a frame to the 8-bit grayscale image of its cropped part."""
-    rescale = rescale_for_frame(ds, params.frame)
-    window = select_window(ds, params, bits_stored, frame, rescale)
-    transform = grayscale_transform(rescale, window, invert=photometric == "MONOCHROME1")
-    return apply_transform(frame[crop], transform)
+    """Cells of a frame to the 8-bit grayscale image of its cropped part."""
+    modality: Modality = Rescale()
+    if frame.dtype.kind != "f":  # Float Pixel Data holds modality values already
+        modality = modality_for_frame(ds, params.frame, signed=stored.signed)
+    voi = select_voi(ds, params, frame, stored, modality)
+    spec = Grayscale(stored, modality, voi, inverts(ds, photometric))
+    return apply_grayscale(frame[crop], spec)

@@ -1,4 +1,9 @@
-"""Modality LUT: stored values to modality units (PS3.3 C.11.1, C.7.6.16.2.9)."""
+"""Modality LUT: stored values to modality units (PS3.3 C.11.1, C.7.6.16.2.9).
+
+Either Rescale Slope/Intercept or a Modality LUT Sequence of one item. Enhanced multi-frame
+objects carry the rescale in the Pixel Value Transformation Sequence of the Per-frame Functional
+Groups, else of the Shared ones.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
+
+from renderer.lut import Lut, apply_lut, lut_from_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,9 @@ class Rescale:
         return self.slope == 1.0 and self.intercept == 0.0
 
 
+Modality = Rescale | Lut
+
+
 def _first_item(ds: Dataset, keyword: str) -> Dataset | None:
     seq = ds.get(keyword)
     return seq[0] if seq else None
@@ -27,20 +37,17 @@ def _rescale_from(item: Dataset | None) -> Rescale | None:
     if item is None or ("RescaleSlope" not in item and "RescaleIntercept" not in item):
         return None
     try:
-        return Rescale(
-            float(item.get("RescaleSlope", 1.0)), float(item.get("RescaleIntercept", 0.0))
-        )
+        slope = float(item.get("RescaleSlope", 1.0))
+        intercept = float(item.get("RescaleIntercept", 0.0))
     except (TypeError, ValueError):
         return None
+    if not (np.isfinite(slope) and np.isfinite(intercept)) or slope == 0.0:
+        return None
+    return Rescale(slope, intercept)
 
 
 def rescale_for_frame(ds: Dataset, frame: int) -> Rescale:
-    """Rescale Slope/Intercept of one frame.
-
-    Enhanced multi-frame objects put them in the Pixel Value Transformation Sequence of the
-    Per-frame Functional Groups, else of the Shared ones (PS3.3 C.7.6.16.2.9); others at the top
-    level. Absent means identity.
-    """
+    """Rescale Slope/Intercept of one frame: per-frame, shared, top level; absent is identity."""
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame is not None and frame < len(per_frame):
         found = _rescale_from(_first_item(per_frame[frame], "PixelValueTransformationSequence"))
@@ -54,6 +61,23 @@ def rescale_for_frame(ds: Dataset, frame: int) -> Rescale:
     return _rescale_from(ds) or Rescale()
 
 
+def modality_for_frame(ds: Dataset, frame: int, *, signed: bool) -> Modality:
+    """The Modality LUT Sequence when there is one (C.11.1: it and a rescale are exclusive;
+    a file with both gets the table, as pydicom does), else the frame's rescale."""
+    item = _first_item(ds, "ModalityLUTSequence")
+    if item is not None and "LUTData" in item:
+        little_endian = bool(ds.original_encoding[1] in (True, None))
+        return lut_from_item(
+            item, signed_input=signed, little_endian=little_endian, name="Modality LUT Sequence"
+        )
+    return rescale_for_frame(ds, frame)
+
+
+def output_bits(modality: Modality, bits_stored: int) -> int:
+    """How many bits the modality values span: the table's entries, else Bits Stored."""
+    return modality.bits if isinstance(modality, Lut) else bits_stored
+
+
 def apply_rescale(values: np.ndarray, rescale: Rescale) -> np.ndarray:
     """y = slope * x + intercept, in float64 so that the lookup-table path and the direct path
     give identical results."""
@@ -62,3 +86,10 @@ def apply_rescale(values: np.ndarray, rescale: Rescale) -> np.ndarray:
         out *= rescale.slope
         out += rescale.intercept
     return out
+
+
+def apply_modality(values: np.ndarray, modality: Modality) -> np.ndarray:
+    """Stored values (int64, or float for Float Pixel Data) to modality values (float64)."""
+    if isinstance(modality, Lut):
+        return apply_lut(values, modality).astype(np.float64)
+    return apply_rescale(values, modality)

@@ -18,10 +18,19 @@ class DefaultWindow(enum.Enum):
     MINMAX = "minmax"  # the frame's range after the modality LUT
 
 
+class VoiFunction(enum.Enum):
+    """VOI LUT Function (0028,1056), PS3.3 C.11.2.1.2: how a window maps values to levels."""
+
+    LINEAR = "LINEAR"
+    LINEAR_EXACT = "LINEAR_EXACT"
+    SIGMOID = "SIGMOID"
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     center: float
     width: float
+    function: VoiFunction = VoiFunction.LINEAR
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +65,4 @@ class RenderResult:
     source_rows: int
     source_columns: int
     frames: int
+    pixel_aspect: float = 1.0  # a source pixel's height over its width, for the size arithmetic

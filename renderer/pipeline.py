@@ -3,8 +3,6 @@ process runs it, and so can a test or a benchmark, without any server."""
 
 from __future__ import annotations
 
-from pydicom.pixels.processing import convert_color_space
-
 from renderer.color import render_color
 from renderer.decode import Source, decode_frame, image_info, read_dataset
 from renderer.encode import encode
@@ -19,20 +17,19 @@ GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 def render(source: Source, params: RenderParams) -> RenderResult:
     ds = read_dataset(source)
     info = image_info(ds, params.max_pixels)
-    frame, photometric = decode_frame(ds, info, params.frame)
-    geometry = plan(info.rows, info.columns, params.region, params.rows, params.columns)
+    geometry = plan(
+        info.rows, info.columns, params.region, params.rows, params.columns, info.pixel_aspect
+    )
     if geometry.width * geometry.height > params.max_pixels:
         raise OutputTooLarge(
             f"output of {geometry.width}x{geometry.height} exceeds the limit of "
             f"{params.max_pixels} pixels (--max-pixels)"
         )
+    frame, photometric = decode_frame(ds, info, params.frame)
     if photometric in GRAYSCALE and frame.ndim == 2:
-        image = render_grayscale(ds, params, info.bits_stored, photometric, frame, geometry.crop)
+        image = render_grayscale(ds, params, info.stored, photometric, frame, geometry.crop)
     else:
-        if photometric.startswith("YBR") and frame.ndim == 3:
-            frame = convert_color_space(frame, "YBR_FULL", "RGB")
-            photometric = "RGB"
-        image = render_color(ds, info.bits_stored, photometric, frame, geometry.crop)
+        image = render_color(ds, info.stored, photometric, frame, geometry.crop)
     image = resize(image, geometry.width, geometry.height)
     data = encode(image, params.output, params.quality)
     return RenderResult(
@@ -43,6 +40,7 @@ def render(source: Source, params: RenderParams) -> RenderResult:
         source_rows=info.rows,
         source_columns=info.columns,
         frames=info.frames,
+        pixel_aspect=info.pixel_aspect,
     )
 
 

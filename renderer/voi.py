@@ -1,4 +1,10 @@
-"""VOI LUT: modality units to display levels (PS3.3 C.11.2.1.2, the window functions)."""
+"""VOI LUT: modality values to display levels 0..255 (PS3.3 C.11.2).
+
+A window (Window Center/Width with a VOI LUT Function, C.11.2.1.2) or a VOI LUT Sequence table
+(C.11.2.1.1). The request's window overrides; else the file's first window, else its first VOI
+LUT (the two are alternative views, C.11.2.1.3: we take the window first, as Orthanc does, so a
+drop-in renders the same); enhanced objects keep theirs in the Frame VOI LUT Sequence.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from renderer.params import DefaultWindow, Window
+from renderer.lut import Lut, apply_lut, lut_from_item
+from renderer.params import DefaultWindow, VoiFunction, Window
+
+Voi = Window | Lut
+
+LEVELS = 255.0  # ymax - ymin of the 8-bit output
 
 
 def _first(value: object) -> float | None:
@@ -22,6 +33,15 @@ def _first(value: object) -> float | None:
     return result if np.isfinite(result) else None
 
 
+def voi_function(value: object) -> VoiFunction:
+    """(0028,1056) VOI LUT Function; absent or unknown means LINEAR (C.11.2.1.3)."""
+    text = str(value or "").strip().upper()
+    try:
+        return VoiFunction(text)
+    except ValueError:
+        return VoiFunction.LINEAR
+
+
 def _window_from(item: Dataset | None) -> Window | None:
     if item is None:
         return None
@@ -29,56 +49,107 @@ def _window_from(item: Dataset | None) -> Window | None:
     width = _first(item.get("WindowWidth"))
     if center is None or width is None or width <= 0:
         return None
-    return Window(center, width)
+    return Window(center, width, voi_function(item.get("VOILUTFunction")))
 
 
-def stored_window(ds: Dataset, frame: int) -> Window | None:
-    """The first stored window: per-frame Frame VOI LUT Sequence, shared one, then top level."""
+def _voi_from(item: Dataset | None, *, signed: bool, little_endian: bool) -> Voi | None:
+    """A window, else the first VOI LUT Sequence item, of one level of the dataset."""
+    window = _window_from(item)
+    if window is not None or item is None:
+        return window
+    seq = item.get("VOILUTSequence")
+    if seq and "LUTData" in seq[0]:
+        return lut_from_item(
+            seq[0], signed_input=signed, little_endian=little_endian, name="VOI LUT Sequence"
+        )
+    return None
+
+
+def stored_voi(ds: Dataset, frame: int, *, signed: bool) -> Voi | None:
+    """The file's own VOI for one frame: per-frame Frame VOI LUT Sequence, shared, top level.
+
+    `signed` says whether modality values may be negative (for a VOI LUT's first mapped value).
+    """
+    little_endian = bool(ds.original_encoding[1] in (True, None))
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    levels: list[Dataset | None] = []
     if per_frame is not None and frame < len(per_frame):
         seq = per_frame[frame].get("FrameVOILUTSequence")
-        found = _window_from(seq[0] if seq else None)
-        if found:
-            return found
+        levels.append(seq[0] if seq else None)
     shared = ds.get("SharedFunctionalGroupsSequence")
     if shared:
         seq = shared[0].get("FrameVOILUTSequence")
-        found = _window_from(seq[0] if seq else None)
-        if found:
+        levels.append(seq[0] if seq else None)
+    levels.append(ds)
+    for item in levels:
+        found = _voi_from(item, signed=signed, little_endian=little_endian)
+        if found is not None:
             return found
-    return _window_from(ds)
+    return None
+
+
+def stored_window(ds: Dataset, frame: int) -> Window | None:
+    """The file's first window (ignoring VOI LUTs): what Orthanc would use."""
+    found = stored_voi(ds, frame, signed=True)
+    return found if isinstance(found, Window) else None
 
 
 def fallback_window(
-    mode: DefaultWindow, bits_stored: int, modality_values: np.ndarray | None
+    mode: DefaultWindow, bits: int, modality_range: tuple[float, float] | None
 ) -> Window:
     """The window used when neither the request nor the file gives one.
 
-    ORTHANC: width 2^BitsStored, centre width/2, as Orthanc's core renderer does
-    (ParsedDicomFile::GetDefaultWindowing), so a drop-in replacement gives the same image.
-    MINMAX: the frame's own range after the modality LUT.
+    ORTHANC: width 2^bits (Bits Stored, or a Modality LUT's bits), centre width/2, as Orthanc's
+    core renderer does (ParsedDicomFile::GetDefaultWindowing), so a drop-in gives the same image.
+    MINMAX: the frame's own range of modality values, ends included.
     """
-    if mode is DefaultWindow.MINMAX and modality_values is not None and modality_values.size:
-        lo = float(np.min(modality_values))
-        hi = float(np.max(modality_values))
+    if mode is DefaultWindow.MINMAX and modality_range is not None:
+        lo, hi = modality_range
         if hi > lo:
             return Window(center=(lo + hi) / 2.0, width=hi - lo)
         return Window(center=lo, width=1.0)
-    width = float(2 ** max(1, min(bits_stored, 32)))
+    width = float(2 ** max(1, min(bits, 32)))
     return Window(center=width / 2.0, width=width)
 
 
-def apply_linear_window(values: np.ndarray, window: Window) -> np.ndarray:
-    """LINEAR VOI LUT Function to 0..255 floats (PS3.3 C.11.2.1.2.1).
+def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """Window Center c and Width w to levels 0..255 (float64), PS3.3 C.11.2.1.2:
 
-    y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255, clamped; w <= 1 is a threshold at c - 0.5.
+    LINEAR (C.11.2.1.2.1): x <= c-0.5-(w-1)/2 -> 0; x > c-0.5+(w-1)/2 -> 255;
+        else ((x-(c-0.5))/(w-1)+0.5)*255. w <= 1 leaves only the two ends: a threshold at c-0.5.
+    LINEAR_EXACT (C.11.2.1.3.2): x <= c-w/2 -> 0; x > c+w/2 -> 255; else (x-c)/w*255 + 127.5.
+    SIGMOID (C.11.2.1.3.1): 255 / (1 + exp(-4(x-c)/w)).
     """
     c, w = window.center, window.width
-    if w <= 1.0:
-        return np.where(values > c - 0.5, 255.0, 0.0)
-    out = values - (c - 0.5)
-    out /= w - 1.0
-    out += 0.5
-    out *= 255.0
-    np.clip(out, 0.0, 255.0, out=out)
+    x = values.astype(np.float64, copy=False)
+    if window.function is VoiFunction.SIGMOID:
+        out = x - c
+        out *= -4.0 / w
+        np.exp(out, out=out)
+        out += 1.0
+        np.divide(LEVELS, out, out=out)
+        return out
+    if window.function is VoiFunction.LINEAR_EXACT:
+        out = x - c
+        out *= LEVELS / w
+        out += LEVELS / 2.0
+    elif w <= 1.0:
+        return np.where(x > c - 0.5, LEVELS, 0.0)
+    else:
+        out = x - (c - 0.5)
+        out /= w - 1.0
+        out += 0.5
+        out *= LEVELS
+    np.clip(out, 0.0, LEVELS, out=out)
     return out
+
+
+def apply_voi_lut(values: np.ndarray, lut: Lut) -> np.ndarray:
+    """VOI LUT Sequence table (C.11.2.1.1): entry / (2^bits - 1), as levels 0..255."""
+    return apply_lut(values, lut).astype(np.float64) * (LEVELS / lut.max_output)
+
+
+def apply_voi(values: np.ndarray, voi: Voi) -> np.ndarray:
+    if isinstance(voi, Lut):
+        return apply_voi_lut(values, voi)
+    return apply_window(values, voi)

@@ -27,14 +27,17 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def render_key(object_uid: str, params: RenderParams, size: tuple[int, int] | None) -> Hashable:
-    """The normalised request. Once the source size of an instance is known, the crop and the
-    output size replace rows/columns/region, so every URL for the same pixels shares one entry."""
+def render_key(
+    object_uid: str, params: RenderParams, size: tuple[int, int, float] | None
+) -> Hashable:
+    """The normalised request. Once the source size (rows, columns, pixel aspect) of an instance
+    is known, the crop and the output size replace rows/columns/region, so every URL for the
+    same pixels shares one entry."""
     quality = params.quality if params.output is OutputFormat.JPEG else 0
     if size is None:
         geometry: Hashable = ("raw", params.rows, params.columns, params.region)
     else:
-        p = plan(size[0], size[1], params.region, params.rows, params.columns)
+        p = plan(size[0], size[1], params.region, params.rows, params.columns, size[2])
         geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height)
     return (object_uid, params.frame, params.output, quality, params.window, geometry)
 
@@ -48,7 +51,7 @@ class RenderService:
         self.config = config
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
-        self._sizes: BoundedDict[str, tuple[int, int]] = BoundedDict(200_000)
+        self._sizes: BoundedDict[str, tuple[int, int, float]] = BoundedDict(200_000)
 
     def params(self, **kwargs: object) -> RenderParams:
         return RenderParams(
@@ -79,7 +82,7 @@ class RenderService:
     ) -> CachedImage:
         source = await self.store.render_source(instance)
         result: RenderResult = await self.pool.render(source, params)
-        size = (result.source_rows, result.source_columns)
+        size = (result.source_rows, result.source_columns, result.pixel_aspect)
         self._sizes.put(instance.object_uid, size)
         entry = CachedImage(
             body=result.data,
