@@ -20,10 +20,12 @@ from renderer.stored import StoredFormat, stored_values
 YBR_FULL = ("YBR_FULL", "YBR_FULL_422")
 
 # PS3.3 C.7.6.3.1.2, YBR_FULL: the ITU-R BT.601 matrix at full range, Cb/Cr offset by half range.
-CR_TO_R = 1.402
-CB_TO_G = -0.344136
-CR_TO_G = -0.714136
-CB_TO_B = 1.772
+# In millionths, so that the 8-bit tables round exact decimal ties (e.g. G = Y - 18.5) exactly.
+MICRO = 1_000_000
+CR_TO_R = 1_402_000
+CB_TO_G = -344_136
+CR_TO_G = -714_136
+CB_TO_B = 1_772_000
 
 
 def scale_to_uint8(samples: np.ndarray, stored: StoredFormat) -> np.ndarray:
@@ -41,19 +43,20 @@ def scale_to_uint8(samples: np.ndarray, stored: StoredFormat) -> np.ndarray:
 @functools.cache
 def _ybr_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The chroma terms of the YBR_FULL to RGB equations for every 8-bit Cb/Cr, rounded half
-    up: adding them to the integer Y gives exactly round(equation), with integer work only."""
-    chroma = np.arange(256, dtype=np.float64) - 128.0
-    r = np.floor(CR_TO_R * chroma + 0.5).astype(np.int16)
-    b = np.floor(CB_TO_B * chroma + 0.5).astype(np.int16)
-    g = np.floor(CB_TO_G * chroma[:, None] + CR_TO_G * chroma[None, :] + 0.5).astype(np.int16)
-    return r, g.reshape(-1), b
+    up in integer arithmetic: adding them to the integer Y gives exactly round(equation)."""
+    chroma = np.arange(256, dtype=np.int64) - 128
+    r = (CR_TO_R * chroma + MICRO // 2) // MICRO
+    b = (CB_TO_B * chroma + MICRO // 2) // MICRO
+    g = (CB_TO_G * chroma[:, None] + CR_TO_G * chroma[None, :] + MICRO // 2) // MICRO
+    return r.astype(np.int16), g.reshape(-1).astype(np.int16), b.astype(np.int16)
 
 
 def ybr_full_to_rgb(ybr: np.ndarray, stored: StoredFormat) -> np.ndarray:
     """YBR_FULL to RGB (PS3.3 C.7.6.3.1.2), clamped to the sample range, as 8-bit RGB.
 
     R = Y + 1.402 (Cr - h); G = Y - 0.344136 (Cb - h) - 0.714136 (Cr - h); B = Y + 1.772 (Cb - h),
-    with h = 2^(BitsStored - 1). 8-bit samples go through per-Cb/Cr tables, deeper ones in float.
+    with h = 2^(BitsStored - 1), rounded half up. 8-bit samples go through per-Cb/Cr tables,
+    deeper ones through the same integer arithmetic per pixel.
     """
     if ybr.dtype == np.uint8 and stored.bits_stored == 8:
         r_of, g_of, b_of = _ybr_tables()
@@ -65,16 +68,13 @@ def ybr_full_to_rgb(ybr: np.ndarray, stored: StoredFormat) -> np.ndarray:
         np.add(luma, b_of[cb], out=rgb[..., 2])
         np.clip(rgb, 0, 255, out=rgb)
         return rgb.astype(np.uint8)
-    values = stored_values(ybr, stored).astype(np.float64)
-    half = float(1 << (stored.bits_stored - 1))
-    y, cb, cr = values[..., 0], values[..., 1] - half, values[..., 2] - half
-    rgb_float = np.stack(
-        [y + CR_TO_R * cr, y + CB_TO_G * cb + CR_TO_G * cr, y + CB_TO_B * cb], axis=-1
-    )
-    top = float((1 << stored.bits_stored) - 1)
-    np.clip(np.floor(rgb_float + 0.5), 0.0, top, out=rgb_float)
-    wide = StoredFormat(stored.bits_stored, signed=False)
-    return scale_to_uint8(rgb_float.astype(np.int64), wide)
+    values = stored_values(ybr, stored)
+    half = 1 << (stored.bits_stored - 1)
+    y, cb, cr = values[..., 0] * MICRO, values[..., 1] - half, values[..., 2] - half
+    terms = [y + CR_TO_R * cr, y + CB_TO_G * cb + CR_TO_G * cr, y + CB_TO_B * cb]
+    rgb_deep = (np.stack(terms, axis=-1) + MICRO // 2) // MICRO
+    np.clip(rgb_deep, 0, (1 << stored.bits_stored) - 1, out=rgb_deep)
+    return scale_to_uint8(rgb_deep, StoredFormat(stored.bits_stored, signed=False))
 
 
 def render_color(

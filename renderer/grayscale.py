@@ -36,10 +36,12 @@ class Grayscale:
 
 
 def to_uint8(levels: np.ndarray) -> np.ndarray:
-    """Round 0..255 floats half up, as the display's 8-bit output."""
+    """Round 0..255 floats half up, as the display's 8-bit output (NaN, from float data, is 0)."""
     out = levels + 0.5
     np.floor(out, out=out)
     np.clip(out, 0.0, 255.0, out=out)
+    if out.dtype.kind == "f" and np.isnan(out).any():
+        np.nan_to_num(out, copy=False, nan=0.0)
     return out.astype(np.uint8)
 
 

@@ -34,6 +34,8 @@ ORTHANC_WRONG: dict[str, str] = {
     "corrects the sign and so do we",
     "JLSL_16_15_1_1F.dcm": "signed 15-bit JPEG-LS: Orthanc reads the negative values as large "
     "positive ones and paints them white",
+    "mlut_18.dcm": "Modality LUT Sequence (0028,3000): Orthanc ignores it and windows the raw "
+    "stored values; we map them through the table first (PS3.3 C.11.1), as dcmtk does",
 }
 
 

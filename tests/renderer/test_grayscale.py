@@ -1,0 +1,124 @@
+"""The grayscale chain (PS3.4 N.2): presentation polarity, the whole chain at hand-computed
+points, and the lookup-table path giving exactly the float path's output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+
+from renderer.grayscale import Grayscale, apply_grayscale, levels, lookup_table, modality_range
+from renderer.lut import Lut
+from renderer.modality import Rescale
+from renderer.params import VoiFunction, Window
+from renderer.presentation import apply_presentation, inverts
+from renderer.stored import StoredFormat
+
+
+@pytest.mark.parametrize(
+    ("photometric", "shape", "inverted"),
+    [
+        ("MONOCHROME2", None, False),
+        ("MONOCHROME1", None, True),  # minimum is white
+        ("MONOCHROME2", "INVERSE", True),
+        ("MONOCHROME1", "INVERSE", True),  # the IODs' way of saying MONOCHROME1: once, not twice
+        ("MONOCHROME1", "IDENTITY", False),  # the shape states the polarity outright (as dcmtk)
+        ("MONOCHROME2", "IDENTITY", False),
+        ("MONOCHROME2", "inverse ", True),
+    ],
+)
+def test_polarity(photometric: str, shape: str | None, inverted: bool) -> None:
+    ds = Dataset()
+    if shape is not None:
+        ds.PresentationLUTShape = shape
+    assert inverts(ds, photometric) is inverted
+
+
+def test_inversion_mirrors_the_levels() -> None:
+    out = apply_presentation(np.array([0.0, 63.75, 127.5, 255.0]), True)
+    assert out.tolist() == [255.0, 191.25, 127.5, 0.0]
+
+
+CT = Grayscale(StoredFormat(12, True), Rescale(2, -1024), Window(0, 101), invert=False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "cell", "level"),
+    [
+        # 12-bit signed stored, slope 2 intercept -1024, window c=0 w=101 (ramp over (-50.5, 49.5])
+        (CT, 512, 129),  # 0 HU: ((0+0.5)/100+0.5)*255 = 128.775 -> 129
+        (CT, 487, 1),  # -50 HU: 0.6375 -> 1
+        (CT, 486, 0),  # -52 HU
+        (CT, 537, 255),  # 50 HU
+        (CT, 0x1200, 129),  # bits above the 12 stored are dropped: 0x200 = 512
+        (CT, 0x0E00, 0),  # 0xE00 is -512 in 12 bits: -2048 HU
+        (Grayscale(CT.stored, CT.modality, CT.voi, True), 512, 126),  # 255 - 128.775
+        (Grayscale(CT.stored, CT.modality, Window(0, 100, VoiFunction.SIGMOID), False), 512, 128),
+    ],
+)
+def test_the_whole_chain_at_hand_computed_points(spec: Grayscale, cell: int, level: int) -> None:
+    cells = np.array([cell], dtype=np.uint16)
+    assert apply_grayscale(cells, spec).tolist() == [level]
+    assert levels(cells, spec).tolist() == [level]
+
+
+SPECS = [
+    CT,
+    Grayscale(StoredFormat(16, True), Rescale(), Window(40, 400, VoiFunction.LINEAR_EXACT), True),
+    Grayscale(
+        StoredFormat(8, False), Rescale(1.5, -7), Window(100, 50, VoiFunction.SIGMOID), False
+    ),
+    Grayscale(
+        StoredFormat(10, False, low_bit=3),
+        Lut(-5, 12, np.arange(0, 4096, 4, dtype=np.uint16).tobytes()),
+        Lut(10, 8, (np.arange(600) % 256).astype(np.uint16).tobytes()),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", "u2", "i2"])
+@pytest.mark.parametrize("spec", SPECS, ids=range(len(SPECS)))
+def test_the_table_path_equals_the_float_path_for_every_cell(spec: Grayscale, dtype: str) -> None:
+    bits = 8 * np.dtype(dtype).itemsize
+    every = np.arange(2**bits, dtype=f"u{bits // 8}").view(dtype)
+    assert np.array_equal(apply_grayscale(every, spec), levels(every, spec))
+
+
+def test_tables_are_cached_by_what_they_depend_on() -> None:
+    first = lookup_table(CT, np.dtype("i2"))
+    again = Grayscale(StoredFormat(12, True), Rescale(2, -1024), Window(0, 101), invert=False)
+    assert lookup_table(again, np.dtype("i2")) is first
+    assert lookup_table(again, np.dtype("u2")) is not first
+    assert not first.flags.writeable
+
+
+def test_wide_and_float_cells_take_the_float_path() -> None:
+    spec = Grayscale(StoredFormat(32, True), Rescale(0.001, 0), Window(0, 1000), False)
+    cells = np.array([-500_000, 0, 500_000, 2**31 - 1], dtype=np.int32)
+    assert apply_grayscale(cells, spec).tolist() == [0, 128, 255, 255]
+    floats = np.array([-0.5, 0.0, np.nan, 0.5])
+    spec = Grayscale(
+        StoredFormat(32, False), Rescale(), Window(0, 1, VoiFunction.LINEAR_EXACT), False
+    )
+    out = apply_grayscale(floats, spec)
+    assert out[[0, 1, 3]].tolist() == [0, 128, 255]
+
+
+SMALL_LUT = Lut(1, 8, np.array([50, 7, 60], np.uint16).tobytes())  # 0 clamps to 50, 2 is 7
+
+
+@pytest.mark.parametrize(
+    ("cells", "stored", "modality", "span"),
+    [
+        (np.array([3, 9, 5], np.uint16), StoredFormat(16, False), Rescale(2, -1), (5.0, 17.0)),
+        (np.array([3, 9], np.uint16), StoredFormat(16, False), Rescale(-1, 0), (-9.0, -3.0)),
+        (np.array([0xF003, 9], np.uint16), StoredFormat(12, False), Rescale(), (3.0, 9.0)),
+        (np.array([0, 1, 2], np.int16), StoredFormat(16, True), SMALL_LUT, (7.0, 50.0)),
+        (np.array([1.5, np.nan, -2.0]), StoredFormat(32, False), Rescale(), (-2.0, 1.5)),
+    ],
+)  # fmt: skip
+def test_modality_range_for_the_minmax_window(
+    cells: np.ndarray, stored: StoredFormat, modality: Rescale | Lut, span: tuple[float, float]
+) -> None:
+    assert modality_range(cells, stored, modality) == span
