@@ -125,7 +125,8 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     if window.function is VoiFunction.SIGMOID:
         out = x - c
         out *= -4.0 / w
-        np.exp(out, out=out)
+        with np.errstate(over="ignore"):  # far below c: exp is inf and the level 0, as it should
+            np.exp(out, out=out)
         out += 1.0
         np.divide(LEVELS, out, out=out)
         return out
