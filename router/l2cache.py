@@ -41,7 +41,7 @@ class L2Entry:
     """A render as Redis holds it: the image, and the source size that normalises later keys."""
 
     image: CachedImage
-    source_size: tuple[int, int]  # rows, columns
+    source_size: tuple[int, int, float]  # rows, columns, pixel aspect (see render_key)
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ def _canonical(value: object) -> object:
     if isinstance(value, tuple):
         return [_canonical(v) for v in value]
     if isinstance(value, Window):
-        return ["w", value.center, value.width]
+        return ["w", value.center, value.width, value.function.value]
     if isinstance(value, Region):
         return ["r", value.xmin, value.ymin, value.xmax, value.ymax]
     if isinstance(value, str | int | float | None):
@@ -114,8 +114,8 @@ def decode_entry(value: bytes) -> L2Entry:
         width=header["w"],
         height=header["h"],
     )
-    rows, columns = header["s"]
-    return L2Entry(image, (rows, columns))
+    rows, columns, *aspect = header["s"]  # entries from before the aspect was kept have none
+    return L2Entry(image, (rows, columns, aspect[0] if aspect else 1.0))
 
 
 class L2Cache:
@@ -171,7 +171,10 @@ class L2Cache:
         return entry
 
     def put(
-        self, render_keys: Iterable[Hashable], image: CachedImage, source_size: tuple[int, int]
+        self,
+        render_keys: Iterable[Hashable],
+        image: CachedImage,
+        source_size: tuple[int, int, float],
     ) -> None:
         """Store in the background under every key given (the request's own key and the
         normalised one can differ on a node that had not seen the instance before): the

@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
+from renderer.params import RenderParams
 from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedImage, RenderCache
+from router.service import render_key
 
 
 def image(size: int, tag: str = "") -> CachedImage:
@@ -88,3 +90,12 @@ def test_bounded_dict(bound: int) -> None:
     for i in range(5):
         d.put(i, i)
     assert len(d) == bound and d.get(4) == 4 and d.get(0) is None
+
+
+def test_keys_normalise_by_the_displayed_size_of_non_square_pixels() -> None:
+    """100x100 pixels twice as tall as wide show as 100x200: rows=50 gives 25x50 and columns=50
+    gives 50x100, two images that must not share an entry; square pixels make them one."""
+    tall, square = (100, 100, 2.0), (100, 100, 1.0)
+    by_rows, by_columns = RenderParams(rows=50), RenderParams(columns=50)
+    assert render_key("1.2", by_rows, tall) != render_key("1.2", by_columns, tall)
+    assert render_key("1.2", by_rows, square) == render_key("1.2", by_columns, square)

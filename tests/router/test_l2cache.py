@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from renderer.params import OutputFormat, RenderParams, Window
+from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
 from router import l2cache
 from router.cache import CachedImage
 from router.l2cache import L2Cache, stable_key
@@ -17,6 +17,7 @@ from router.service import etag_for, render_key
 from tests.support.redis_server import REPO, RedisServer
 
 TIMEOUT = 0.2
+SIZE = (512, 256, 1.0)  # rows, columns, pixel aspect of the source
 
 
 def image(body: bytes) -> CachedImage:
@@ -24,7 +25,7 @@ def image(body: bytes) -> CachedImage:
 
 
 def key(uid: str = "1.2.3", **params: object) -> object:
-    return render_key(uid, RenderParams(**params), (512, 256))  # type: ignore[arg-type]
+    return render_key(uid, RenderParams(**params), SIZE)  # type: ignore[arg-type]
 
 
 def l2(server: RedisServer, namespace: str = "orthanc") -> L2Cache:
@@ -41,11 +42,11 @@ async def test_a_render_stored_by_one_node_is_read_by_another(redis_server) -> N
     writer, reader = l2(redis_server), l2(redis_server)
     k = key(window=Window(40.0, 400.0), quality=75)
     body = bytes(range(256)) * 40
-    writer.put([k], image(body), (512, 256))
+    writer.put([k], image(body), SIZE)
     await settle(writer)
     entry = await reader.get(k)
     assert entry is not None
-    assert entry.image == image(body) and entry.source_size == (512, 256)
+    assert entry.image == image(body) and entry.source_size == SIZE
     assert await reader.get(key(window=Window(40.0, 401.0), quality=75)) is None
     assert (reader.stats.hits, reader.stats.misses, writer.stats.writes) == (1, 1, 1)
     ttl = redis_server.client().ttl(writer.key(k))
@@ -56,7 +57,7 @@ async def test_a_render_stored_by_one_node_is_read_by_another(redis_server) -> N
 
 async def test_settings_outside_the_key_keep_nodes_apart(redis_server) -> None:  # type: ignore[no-untyped-def]
     orthanc_window, minmax_window = l2(redis_server, "orthanc"), l2(redis_server, "minmax")
-    orthanc_window.put([key()], image(b"x" * 100), (512, 256))
+    orthanc_window.put([key()], image(b"x" * 100), SIZE)
     await settle(orthanc_window)
     assert await minmax_window.get(key()) is None
     assert await orthanc_window.get(key()) is not None
@@ -71,7 +72,7 @@ def test_keys_are_the_same_in_every_process() -> None:
         "from renderer.params import OutputFormat, RenderParams, Window;"
         "from router.service import render_key; from router.l2cache import stable_key;"
         "k = render_key('1.2.3', RenderParams(window=Window(-600.5, 1500.0), "
-        "output=OutputFormat.PNG, quality=90), (512, 256));"
+        "output=OutputFormat.PNG, quality=90), (512, 256, 1.0));"
         "print(stable_key(k, 'orthanc').decode())"
     )
     other = subprocess.run(
@@ -86,7 +87,7 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
     redis_server: RedisServer,
 ) -> None:
     cache = l2(redis_server)
-    cache.put([key()], image(b"before"), (512, 256))
+    cache.put([key()], image(b"before"), SIZE)
     await settle(cache)
     assert await cache.get(key()) is not None and cache.up
     port = redis_server.port
@@ -98,7 +99,7 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
     assert cache.stats.errors == 1 and not cache.up
     for _ in range(50):  # the breaker is open: no call, no wait
         assert await cache.get(key()) is None
-        cache.put([key()], image(b"while down"), (512, 256))
+        cache.put([key()], image(b"while down"), SIZE)
     assert cache.stats.errors == 1 and cache.stats.skipped == 100
 
     back = RedisServer(redis_server.workdir, port=port).start()
@@ -108,7 +109,7 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
             await cache.get(key())
             await asyncio.sleep(0.1)
         assert cache.up, "the cache never used Redis again"
-        cache.put([key()], image(b"after"), (512, 256))
+        cache.put([key()], image(b"after"), SIZE)
         await settle(cache)
         entry = await cache.get(key())
         assert entry is not None and entry.image.body == b"after"
@@ -125,13 +126,13 @@ async def test_a_stalled_redis_times_out_and_recovers(redis_server: RedisServer)
     try:
         started = time.monotonic()
         assert await cache.get(key()) is None
-        cache.put([key()], image(b"stalled"), (512, 256))  # skipped: the breaker is open
+        cache.put([key()], image(b"stalled"), SIZE)  # skipped: the breaker is open
         assert time.monotonic() - started < TIMEOUT + 0.5
         assert cache.stats.errors == 1 and not cache.up
     finally:
         redis_server.signal(signal.SIGCONT)
     await asyncio.sleep(l2cache.BACKOFF_FIRST + 0.1)
-    cache.put([key()], image(b"resumed"), (512, 256))
+    cache.put([key()], image(b"resumed"), SIZE)
     await settle(cache)
     entry = await cache.get(key())
     assert entry is not None and entry.image.body == b"resumed" and cache.up
@@ -146,7 +147,7 @@ async def test_a_full_redis_evicts_old_renders_instead_of_refusing(tmp_path) -> 
         assert server.client().config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
         body = b"\x00" * 100_000
         for i in range(100):  # 10 MB through a 4 MB Redis
-            cache.put([key(f"1.2.{i}")], image(body + bytes([i])), (512, 256))
+            cache.put([key(f"1.2.{i}")], image(body + bytes([i])), SIZE)
             await settle(cache)
         assert cache.stats.errors == 0 and cache.stats.writes == 100
         info = server.client().info()
@@ -155,3 +156,9 @@ async def test_a_full_redis_evicts_old_renders_instead_of_refusing(tmp_path) -> 
     finally:
         await cache.close()
         server.stop()
+
+
+def test_the_window_function_is_part_of_the_key() -> None:
+    linear = stable_key(key(window=Window(40.0, 400.0)), "orthanc")
+    sigmoid = stable_key(key(window=Window(40.0, 400.0, VoiFunction.SIGMOID)), "orthanc")
+    assert linear != sigmoid
