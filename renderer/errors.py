@@ -49,3 +49,15 @@ class PoolClosed(RenderError):
 
 class OutputTooLarge(RenderError):
     """The requested output size is over the configured pixel limit."""
+
+
+class SourceMissing(RenderError):
+    """The store no longer has the file the worker was sent to fetch."""
+
+
+class SourceUnavailable(RenderError):
+    """The store could not be reached, refused us, or failed while the worker fetched."""
+
+
+class SourceTimeout(RenderError):
+    """The store did not answer the worker's fetch in time."""

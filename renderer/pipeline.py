@@ -4,9 +4,10 @@ process runs it, and so can a test or a benchmark, without any server."""
 from __future__ import annotations
 
 from renderer.color import render_color
-from renderer.decode import Source, decode_frame, image_info, read_dataset
+from renderer.decode import decode_frame, image_info, read_dataset
 from renderer.encode import encode
 from renderer.errors import OutputTooLarge
+from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.params import RenderParams, RenderResult
@@ -14,7 +15,9 @@ from renderer.params import RenderParams, RenderResult
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 
-def render(source: Source, params: RenderParams) -> RenderResult:
+def render(source: RenderSource, params: RenderParams) -> RenderResult:
+    if isinstance(source, HttpSource):
+        source = fetch(source)
     ds = read_dataset(source)
     info = image_info(ds, params.max_pixels)
     geometry = plan(

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 from renderer import wire, worker
-from renderer.decode import Source
 from renderer.errors import (
     PoolClosed,
     PoolOverloaded,
@@ -26,6 +25,7 @@ from renderer.errors import (
     RenderTimeout,
     WorkerCrashed,
 )
+from renderer.fetch import RenderSource
 from renderer.params import RenderParams, RenderResult
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ MP_CONTEXT = multiprocessing.get_context("spawn")
 
 @dataclass(slots=True)
 class _Job:
-    source: Source
+    source: RenderSource
     params: RenderParams
     future: asyncio.Future[RenderResult]
 
@@ -103,7 +103,7 @@ class RenderPool:
         ]
         logger.info("render pool started with %d workers", self.size)
 
-    async def render(self, source: Source, params: RenderParams) -> RenderResult:
+    async def render(self, source: RenderSource, params: RenderParams) -> RenderResult:
         if self._closed:
             raise PoolClosed("the server is shutting down")
         future: asyncio.Future[RenderResult] = asyncio.get_running_loop().create_future()

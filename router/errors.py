@@ -60,6 +60,9 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.RenderTimeout: 504,
     render_errors.PoolOverloaded: 503,
     render_errors.PoolClosed: 503,
+    render_errors.SourceMissing: 404,
+    render_errors.SourceUnavailable: 502,
+    render_errors.SourceTimeout: 504,
 }
 RETRY_AFTER = {503: "1"}
 

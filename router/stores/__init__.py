@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from renderer.decode import Source
+from renderer.fetch import RenderSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +28,9 @@ class Store(Protocol):
         """The stored file, byte for byte."""
         ...
 
-    async def render_source(self, instance: Instance) -> Source:
-        """What a render worker gets: bytes, or a path it reads itself (no copy through us)."""
+    async def render_source(self, instance: Instance) -> RenderSource:
+        """What a render worker gets: bytes, or a path or URL it reads itself (no copy through
+        the router)."""
         ...
 
     async def ready(self) -> bool:

@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from renderer.fetch import HttpSource
 from router.cache import BoundedDict
 from router.errors import NotFound, UpstreamError, UpstreamTimeout
 from router.stores import Instance
@@ -143,8 +144,15 @@ class OrthancStore:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
 
-    async def render_source(self, instance: Instance) -> bytes:
-        return await self.read(instance)
+    async def render_source(self, instance: Instance) -> HttpSource:
+        """The worker fetches the file itself, on its own keep-alive connection."""
+        return HttpSource(
+            base=str(self.base),
+            path=f"/instances/{instance.key}/file",
+            key=instance.key,
+            timeout=self.timeout,
+            authorization=self._auth.encode() if self._auth else None,
+        )
 
     def _forget(self, instance: Instance) -> None:
         self._ids.remove_where(lambda key: key[0] == instance.object_uid)
