@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import farm, report, scale
 from bench.procs import SetupError
 from bench.runner import Options, run
 from bench.scenarios import all_scenarios
@@ -54,6 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="an extra flag for `wadofarm serve` (repeatable), e.g. --wadofarm-arg=--cache-mb=64",
     )
+    sc = commands.add_parser(
+        "scale",
+        help="1..N wadofarm nodes behind nginx (+ Redis): consistent hashing vs round robin",
+    )
+    sd = scale.ScaleOptions()
+    sc.add_argument("--nodes", type=_ints, default=sd.nodes, metavar="N,N")
+    sc.add_argument("--balance", default=",".join(sd.balances), help="consistent,round_robin")
+    sc.add_argument("--l2", default="redis,none", help="with the Redis cache, without, or both")
+    sc.add_argument("--concurrency", type=int, default=sd.concurrency)
+    sc.add_argument("--warmup", type=float, default=sd.warmup, help="seconds per row")
+    sc.add_argument("--duration", type=float, default=sd.duration, help="seconds per row")
+    sc.add_argument("--slices", type=int, default=sd.slices)
+    sc.add_argument("--kind", default=sd.kind, choices=["native", "j2k", "jpeg"])
+    sc.add_argument("--workers", type=int, default=sd.workers, help="render workers per node")
+    sc.add_argument("--cache-mb", type=float, default=sd.cache_mb, help="L1 per node")
+    sc.add_argument("--redis-mb", type=int, default=sd.redis_mb)
+    sc.add_argument("--max-requests", type=int, default=sd.max_requests, help="per row")
+    sc.add_argument("--cache", type=Path, default=sd.cache, help="generated series")
+    sc.add_argument("--out", type=Path, default=RESULTS, help="scale-latest.json goes here")
+    sc.add_argument("--markdown", type=Path, help="also rewrite this file's scale section")
     p = commands.add_parser("report", help="re-render the Markdown and plot of a JSON result")
     p.add_argument("results", type=Path)
     p.add_argument("--markdown", type=Path)
@@ -86,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         results = json.loads(args.results.read_text())
         print(write(results, args.results.parent, args.markdown, command))
         return
+    if args.command == "scale":
+        run_scale(args, command)
+        return
     chosen = tuple(s for s in args.scenarios.split(",") if s)
     unknown = set(chosen) - {s.name for s in all_scenarios()}
     if unknown:
@@ -109,3 +132,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SetupError as exc:
         sys.exit(f"bench: {exc}")
     print(write(results, args.out, args.markdown, command))
+
+
+def run_scale(args: argparse.Namespace, command: str) -> None:
+    balances = tuple(b for b in args.balance.split(",") if b)
+    l2 = {"redis": True, "none": False}
+    if set(balances) - set(farm.BALANCES) or set(args.l2.split(",")) - set(l2):
+        sys.exit("--balance takes consistent,round_robin and --l2 takes redis,none")
+    options = scale.ScaleOptions(
+        nodes=args.nodes,
+        balances=balances,
+        l2=tuple(l2[x] for x in args.l2.split(",")),
+        concurrency=args.concurrency,
+        warmup=args.warmup,
+        duration=args.duration,
+        slices=args.slices,
+        kind=args.kind,
+        workers=args.workers,
+        cache_mb=args.cache_mb,
+        redis_mb=args.redis_mb,
+        max_requests=args.max_requests,
+        cache=args.cache,
+    )
+    try:
+        results = scale.run(options)
+    except SetupError as exc:
+        sys.exit(f"bench: {exc}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    raw = json.dumps(results, indent=1)
+    (args.out / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(raw)
+    (args.out / "scale-latest.json").write_text(raw)
+    text = scale.markdown(results, command)
+    (args.out / "scale-latest.md").write_text(text)
+    if args.markdown is not None:
+        scale.write_section(args.markdown, text)
+    print(text)

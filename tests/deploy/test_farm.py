@@ -117,6 +117,12 @@ def test_one_image_always_reaches_the_same_node(farm: Farm, farm_images) -> None
             )
             assert get(farm.url + path).headers.get("x-wadofarm-node") == home, path
 
+    # nginx's log (deploy's log_format) says which node answered and from which cache.
+    time.sleep(1.2)  # the log is flushed every second
+    served = farm.nginx.served()
+    assert sum(served.caches[c] for c in ("L1", "render")) == len(jobs), served
+    assert set(served.nodes) <= set(farm.nodes) | {"-"}
+
     # And the UIDs spread over all three nodes.
     shares = Counter(placement(farm, synthetic_uids(300)).values())
     assert set(shares) == set(farm.nodes) and min(shares.values()) >= 45, shares
