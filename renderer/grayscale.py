@@ -47,7 +47,8 @@ def to_uint8(levels: np.ndarray) -> np.ndarray:
 
 def levels(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
     """The whole chain in float64 for any array of cells (integers as decoded, or floats)."""
-    values = cells if cells.dtype.kind == "f" else stored_values(cells, spec.stored)
+    plain = cells.dtype.kind == "f" or spec.stored.is_identity_for(cells.dtype)
+    values = cells if plain else stored_values(cells, spec.stored)
     with np.errstate(over="ignore", invalid="ignore"):
         shown = apply_voi(apply_modality(values, spec.modality), spec.voi)
     return to_uint8(apply_presentation(shown, spec.invert))

@@ -87,6 +87,7 @@ def lut_from_item(item: Dataset, *, signed_input: bool, little_endian: bool, nam
 def apply_lut(values: np.ndarray, lut: Lut) -> np.ndarray:
     """Entry (x - first) for each input x, clamped to the first and the last entry."""
     table = lut.table
-    index = values - lut.first
+    wide = values.astype(np.int64 if values.dtype.kind in "iub" else np.float64, copy=False)
+    index = wide - lut.first
     np.clip(index, 0, len(table) - 1, out=index)
     return table[index.astype(np.intp)]

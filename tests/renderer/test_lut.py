@@ -23,6 +23,13 @@ def test_inputs_clamp_to_the_first_and_the_last_entry(x: int, entry: int) -> Non
     assert apply_lut(np.array([x], dtype=np.int64), TABLE).tolist() == [entry]
 
 
+@pytest.mark.parametrize("dtype", ["i2", "u2", "i1", "u1"])
+def test_narrow_inputs_do_not_wrap_round_when_offset(dtype: str) -> None:
+    lut = Lut(first=-2048, bits=16, data=np.array([1, 2, 3], np.uint16).tobytes())
+    top = np.iinfo(dtype).max  # top + 2048 does not fit the input's own type
+    assert apply_lut(np.array([top], dtype=dtype), lut).tolist() == [3]
+
+
 def test_fractional_inputs_take_the_entry_at_or_below() -> None:
     assert apply_lut(np.array([-1.5, 0.99]), TABLE).tolist() == [10, 30]
 

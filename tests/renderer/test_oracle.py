@@ -149,7 +149,12 @@ def synthetic_cases() -> list[Case]:
     for name in synthetic.CASES:
         frames = 3 if name == "bits1_frames" else 1
         cases += [Case(f"synthetic-{name}", None, f, "stored") for f in range(frames)]
+        if name in NO_STORED_VOI:  # "stored" is the 2^BitsStored fallback: also try MINMAX
+            cases.append(Case(f"synthetic-{name}", None, 0, "minmax"))
     return cases
+
+
+NO_STORED_VOI = ("int32_signed", "bits1_frames")
 
 
 @pytest.fixture(scope="session")
