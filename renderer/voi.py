@@ -101,13 +101,16 @@ def fallback_window(
 
     ORTHANC: width 2^bits (Bits Stored, or a Modality LUT's bits), centre width/2, as Orthanc's
     core renderer does (ParsedDicomFile::GetDefaultWindowing), so a drop-in gives the same image.
-    MINMAX: the frame's own range of modality values, ends included.
+    MINMAX: the frame's own range of modality values, lo to black and hi to white, linear in
+    between: LINEAR_EXACT over [lo, hi], which for integer data is exactly the LINEAR window
+    c = (lo+hi+1)/2, w = hi-lo+1 (dcmtk's min-max window), and also right for float data.
+    A flat frame is black, as in dcmtk.
     """
     if mode is DefaultWindow.MINMAX and modality_range is not None:
         lo, hi = modality_range
         if hi > lo:
-            return Window(center=(lo + hi) / 2.0, width=hi - lo)
-        return Window(center=lo, width=1.0)
+            return Window((lo + hi) / 2.0, hi - lo, VoiFunction.LINEAR_EXACT)
+        return Window(center=lo + 0.5, width=1.0)
     width = float(2 ** max(1, min(bits, 32)))
     return Window(center=width / 2.0, width=width)
 

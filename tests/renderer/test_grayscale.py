@@ -3,16 +3,23 @@ points, and the lookup-table path giving exactly the float path's output."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
+import pydicom
 import pytest
+from PIL import Image
 from pydicom.dataset import Dataset
 
 from renderer.grayscale import Grayscale, apply_grayscale, levels, lookup_table, modality_range
 from renderer.lut import Lut
 from renderer.modality import Rescale
-from renderer.params import VoiFunction, Window
+from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
+from renderer.pipeline import render
 from renderer.presentation import apply_presentation, inverts
 from renderer.stored import StoredFormat
+from tests.support import synthetic
 
 
 @pytest.mark.parametrize(
@@ -122,3 +129,34 @@ def test_modality_range_for_the_minmax_window(
     cells: np.ndarray, stored: StoredFormat, modality: Rescale | Lut, span: tuple[float, float]
 ) -> None:
     assert modality_range(cells, stored, modality) == span
+
+
+@pytest.mark.parametrize(
+    ("keyword", "bits", "dtype"),
+    [("FloatPixelData", 32, "<f4"), ("DoubleFloatPixelData", 64, "<f8")],
+)
+def test_float_pixel_data_renders_through_its_window_or_its_range(
+    tmp_path: Path, keyword: str, bits: int, dtype: str
+) -> None:
+    """Float cells are modality values already (PS3.3 C.7.6.3.1.4): no rescale, then the VOI."""
+    values = np.array([[-1.0, 0.0, 1.0, 3.0]])
+    path = synthetic.write(
+        tmp_path / "f.dcm",
+        synthetic.one(np.zeros((1, 4), np.int64)),
+        bits_allocated=8,
+        bits_stored=8,
+    )
+    ds = pydicom.dcmread(path)
+    del ds.PixelData, ds.BitsStored, ds.HighBit, ds.PixelRepresentation
+    ds.BitsAllocated = bits
+    setattr(ds, keyword, values.astype(dtype).tobytes())
+    ds.save_as(path, enforce_file_format=True)
+    # no window in the file: the frame's own range, whatever --default-window says
+    assert _levels(path, RenderParams(output=OutputFormat.PNG)) == [0, 64, 128, 255]
+    exact = Window(1.0, 4.0, VoiFunction.LINEAR_EXACT)  # (x-1)/4*255 + 127.5
+    assert _levels(path, RenderParams(output=OutputFormat.PNG, window=exact)) == [0, 64, 128, 255]
+
+
+def _levels(path: Path, params: RenderParams) -> list[int]:
+    with Image.open(io.BytesIO(render(str(path), params).data)) as image:
+        return np.asarray(image)[0].tolist()  # type: ignore[no-any-return]

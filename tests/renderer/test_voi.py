@@ -150,8 +150,8 @@ def test_a_window_centre_pydicom_cannot_parse_is_ignored() -> None:
     [
         (DefaultWindow.ORTHANC, 12, (-5.0, 9.0), Window(2048, 4096)),
         (DefaultWindow.ORTHANC, 1, None, Window(1, 2)),
-        (DefaultWindow.MINMAX, 12, (-10.0, 30.0), Window(10, 40)),
-        (DefaultWindow.MINMAX, 12, (7.0, 7.0), Window(7, 1)),  # flat frame: a threshold
+        (DefaultWindow.MINMAX, 12, (-10.0, 30.0), Window(10, 40, EXACT)),  # -10 black, 30 white
+        (DefaultWindow.MINMAX, 12, (7.0, 7.0), Window(7.5, 1)),  # flat frame: all black
         (DefaultWindow.MINMAX, 12, None, Window(2048, 4096)),
     ],
 )
