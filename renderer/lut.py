@@ -39,7 +39,9 @@ def descriptor(value: object, name: str) -> tuple[int, int, int]:
         raise UnsupportedImage(f"invalid {name}: {value!r}") from None
     if not 1 <= bits <= 16:
         raise UnsupportedImage(f"invalid {name}: {bits} bits per entry")
-    return entries or 65536, first, bits
+    # Read as SS (implicit VR with a signed Pixel Representation), a count over 32767 turns
+    # negative; the count is unsigned in every case.
+    return entries % 65536 or 65536, first, bits
 
 
 def signed_first(first: int, signed_input: bool) -> int:

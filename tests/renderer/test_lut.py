@@ -36,7 +36,12 @@ def test_fractional_inputs_take_the_entry_at_or_below() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [([4, -2, 16], (4, -2, 16)), ([0, 0, 16], (65536, 0, 16)), ([256, 10, 8], (256, 10, 8))],
+    [
+        ([4, -2, 16], (4, -2, 16)),
+        ([0, 0, 16], (65536, 0, 16)),
+        ([256, 10, 8], (256, 10, 8)),
+        ([-32768, 0, 16], (32768, 0, 16)),  # 32768 entries, read as SS
+    ],
 )
 def test_descriptor_zero_entries_means_65536(value: list[int], expected: tuple[int, ...]) -> None:
     assert descriptor(value, "test") == expected
