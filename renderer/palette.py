@@ -34,30 +34,38 @@ def expand_segmented(data: np.ndarray) -> np.ndarray:
     Segments are an opcode, a length and a payload: 0 discrete (length values), 1 linear (length
     values ending at the one payload value, from the previous segment's last value, C.7.9.2.2),
     2 indirect (copy `length` segments from an offset, C.7.9.2.3, counted in entries as pydicom
-    reads it).
+    reads it). The segments follow each other, so one loop reads their layout (real tables hold
+    thousands of short ones); numpy then writes all the entries at once.
     """
-    words = [int(w) for w in data]
-    out: list[int] = []
+    words = np.asarray(data, dtype=np.int64)
+    w: list[int] = words.tolist()
+    # (0, first word, 0, count) for discrete runs, (1, from, to, count) for linear ones
+    pieces: list[tuple[int, int, int, int]] = []
+    last: int | None = None
 
     def run(start: int, limit: int | None) -> None:
+        nonlocal last
         pos, done = start, 0
-        while pos + 1 < len(words) and (limit is None or done < limit):
-            opcode, length = words[pos], words[pos + 1]
+        while pos + 1 < len(w) and (limit is None or done < limit):
+            opcode, length = w[pos], w[pos + 1]
             pos += 2
             if opcode == 0:
-                out.extend(words[pos : pos + length])
+                length = min(length, len(w) - pos)
+                if length > 0:
+                    pieces.append((0, pos, 0, length))
+                    last = w[pos + length - 1]
                 pos += length
             elif opcode == 1:
-                if not out:
+                if last is None or pos >= len(w):
                     raise UnsupportedImage("segmented palette starts with a linear segment")
-                y0, y1 = out[-1], words[pos]
+                if length > 0:
+                    pieces.append((1, last, w[pos], length))
+                    last = w[pos]
                 pos += 1
-                steps = np.arange(1, length + 1, dtype=np.float64)
-                out.extend(np.floor(y0 + (y1 - y0) * steps / length + 0.5).astype(int).tolist())
             elif opcode == 2:
-                if limit is not None or not out:
+                if limit is not None or last is None or pos + 1 >= len(w):
                     raise UnsupportedImage("segmented palette with a misplaced indirect segment")
-                offset = words[pos] | (words[pos + 1] << 16)  # least significant word first
+                offset = w[pos] | (w[pos + 1] << 16)  # least significant word first
                 pos += 2
                 run(offset, length)
             else:
@@ -65,7 +73,27 @@ def expand_segmented(data: np.ndarray) -> np.ndarray:
             done += 1
 
     run(0, None)
-    return np.asarray(out, dtype=np.int64)
+    if not pieces:
+        return np.zeros(0, dtype=np.int64)
+    kind, a, b, count = np.array(pieces, dtype=np.int64).T
+    segment = np.repeat(np.arange(len(pieces)), count)
+    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    out = np.empty(len(segment), dtype=np.int64)
+    discrete = kind[segment] == 0
+    out[discrete] = words[(a[segment] + within)[discrete]]
+    linear = ~discrete
+    y0, y1, n = a[segment][linear], b[segment][linear], count[segment][linear]
+    out[linear] = np.floor(y0 + (y1 - y0) * (within[linear] + 1) / n + 0.5).astype(np.int64)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _expanded(raw: bytes, size: str) -> np.ndarray:
+    """Expansion takes a loop over the segments (~10 ms for a real 16-bit table); the palette
+    is the same for every image of a device, so each worker expands it once."""
+    table = expand_segmented(np.frombuffer(raw[: len(raw) // 2 * 2], dtype=size))
+    table.flags.writeable = False
+    return table
 
 
 def _channel(ds: Dataset, colour: str, signed: bool, little_endian: bool) -> Lut:
@@ -78,9 +106,8 @@ def _channel(ds: Dataset, colour: str, signed: bool, little_endian: bool) -> Lut
     if plain is not None:
         table = entries(plain, count, bits, little_endian).astype(np.int64)
     elif segmented is not None:
-        raw = bytes(segmented)
         size = "u1" if bits <= 8 else ("<u2" if little_endian else ">u2")
-        table = expand_segmented(np.frombuffer(raw[: len(raw) // 2 * 2], dtype=size))
+        table = _expanded(bytes(segmented), size)
     else:
         raise UnsupportedImage(f"PALETTE COLOR without {colour} Palette Color LUT Data")
     if len(table) < count:
