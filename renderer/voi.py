@@ -88,12 +88,6 @@ def stored_voi(ds: Dataset, frame: int, *, signed: bool) -> Voi | None:
     return None
 
 
-def stored_window(ds: Dataset, frame: int) -> Window | None:
-    """The file's first window (ignoring VOI LUTs): what Orthanc would use."""
-    found = stored_voi(ds, frame, signed=True)
-    return found if isinstance(found, Window) else None
-
-
 def fallback_window(
     mode: DefaultWindow, bits: int, modality_range: tuple[float, float] | None
 ) -> Window:
