@@ -48,17 +48,34 @@ def to_uint8(levels: np.ndarray) -> np.ndarray:
 def levels(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
     """The whole chain in float64 for any array of cells (integers as decoded, or floats)."""
     plain = cells.dtype.kind == "f" or spec.stored.is_identity_for(cells.dtype)
-    values = cells if plain else stored_values(cells, spec.stored)
+    return _shown(cells if plain else stored_values(cells, spec.stored), spec)
+
+
+def _shown(values: np.ndarray, spec: Grayscale) -> np.ndarray:
+    """Stored values through the Modality LUT, the VOI and the presentation, to 8 bits."""
     with np.errstate(over="ignore", invalid="ignore"):
         shown = apply_voi(apply_modality(values, spec.modality), spec.voi)
     return to_uint8(apply_presentation(shown, spec.invert))
 
 
+@functools.lru_cache(maxsize=8)
+def _value_of_cell(stored: StoredFormat, dtype: np.dtype[np.generic]) -> np.ndarray:
+    """For every possible cell, its stored value's index among all values of `stored`."""
+    every_cell = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}")
+    index = stored_values(every_cell.view(dtype), stored) - stored.min_value
+    index.flags.writeable = False
+    return index
+
+
 @functools.lru_cache(maxsize=32)
 def lookup_table(spec: Grayscale, dtype: np.dtype[np.generic]) -> np.ndarray:
-    """The output level of every possible cell of `dtype`, indexed by the cell's unsigned bits."""
-    every_cell = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}")
-    table = levels(every_cell.view(dtype), spec)
+    """The output level of every possible cell of `dtype`, indexed by the cell's unsigned bits.
+
+    The chain runs once per stored value (4096 of them for 12 bits), then a cached map from cells
+    to values spreads the result over all cells: a window drag rebuilds 4096 entries, not 65536.
+    """
+    every_value = np.arange(spec.stored.min_value, spec.stored.max_value + 1, dtype=np.int64)
+    table: np.ndarray = _shown(every_value, spec)[_value_of_cell(spec.stored, dtype)]
     table.flags.writeable = False
     return table
 
