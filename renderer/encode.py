@@ -1,8 +1,9 @@
-"""8-bit gray or RGB pixels to JPEG (libjpeg-turbo through simplejpeg) or PNG (Pillow)."""
+"""8-bit gray or RGB pixels to JPEG (libjpeg-turbo through simplejpeg), PNG or GIF (Pillow)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 import simplejpeg
@@ -20,6 +21,36 @@ def encode(image: np.ndarray, output: OutputFormat, quality: int) -> bytes:
         return bytes(
             simplejpeg.encode_jpeg(image, quality, colorspace="RGB", colorsubsampling="420")
         )
+    if output is OutputFormat.GIF:
+        return encode_gif([image], [0.0])
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()
+
+
+def _gif_frame(image: np.ndarray) -> Image.Image:
+    """GIF holds 256 palette colours: gray maps exactly; RGB gets an adaptive (median cut)
+    palette per frame, without dithering so that equal input gives equal bytes."""
+    picture = Image.fromarray(np.ascontiguousarray(image))
+    if picture.mode == "L":
+        return picture
+    return picture.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def encode_gif(images: Sequence[np.ndarray], delays_ms: Sequence[float]) -> bytes:
+    """One image, or an animation looping forever with a delay per frame."""
+    frames = [_gif_frame(image) for image in images]
+    buffer = io.BytesIO()
+    if len(frames) == 1:
+        frames[0].save(buffer, format="GIF")
+    else:
+        frames[0].save(
+            buffer,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=[round(d) for d in delays_ms],
+            loop=0,
+            disposal=1,  # each frame covers the whole canvas: leave it in place
+        )
     return buffer.getvalue()

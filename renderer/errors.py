@@ -61,3 +61,7 @@ class SourceUnavailable(RenderError):
 
 class SourceTimeout(RenderError):
     """The store did not answer the worker's fetch in time."""
+
+
+class SourceOutOfRange(RenderError):
+    """The requested source rectangle lies outside the image."""

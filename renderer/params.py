@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class OutputFormat(enum.Enum):
     JPEG = "jpeg"
     PNG = "png"
+    GIF = "gif"
 
 
 class DefaultWindow(enum.Enum):
@@ -44,14 +45,30 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceBox:
+    """A source rectangle in pixels (PS3.18 8.3.5.1.3 viewport sx,sy,sw,sh), (0,0) top-left.
+
+    None for a side means "to the image's edge"; a negative width or height flips the
+    rendered image horizontally or vertically.
+    """
+
+    x: int = 0
+    y: int = 0
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RenderParams:
     frame: int = 0  # 0-based
     output: OutputFormat = OutputFormat.JPEG
     rows: int | None = None  # the output box; None means "follow the other one / native"
     columns: int | None = None
     region: Region | None = None
+    source: SourceBox | None = None  # a pixel rectangle instead of `region`
     window: Window | None = None
     quality: int = 90
+    animate: bool = False  # GIF: every frame of a multi-frame object, not just `frame`
     default_window: DefaultWindow = DefaultWindow.ORTHANC
     max_pixels: int = 100_000_000
 

@@ -3,16 +3,33 @@ process runs it, and so can a test or a benchmark, without any server."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from renderer.animation import frame_delays
 from renderer.color import render_color
-from renderer.decode import decode_frame, image_info, read_dataset
-from renderer.encode import encode
+from renderer.decode import ImageInfo, decode_frame, image_info, read_dataset
+from renderer.encode import encode, encode_gif
 from renderer.errors import OutputTooLarge
 from renderer.fetch import HttpSource, RenderSource, fetch
-from renderer.geometry import plan, resize
+from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
-from renderer.params import RenderParams, RenderResult
+from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.viewport import apply_flips, layout
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+
+
+def render_frame(ds: Dataset, info: ImageInfo, params: RenderParams, geometry: Plan) -> np.ndarray:
+    """Frame `params.frame` to 8-bit gray or RGB pixels at the output size."""
+    frame, photometric = decode_frame(ds, info, params.frame)
+    if photometric in GRAYSCALE and frame.ndim == 2:
+        image = render_grayscale(ds, params, info.stored, photometric, frame, geometry.crop)
+    else:
+        image = render_color(ds, info.stored, photometric, frame, geometry.crop)
+    return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
@@ -20,21 +37,23 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         source = fetch(source)
     ds = read_dataset(source)
     info = image_info(ds, params.max_pixels)
-    geometry = plan(
-        info.rows, info.columns, params.region, params.rows, params.columns, info.pixel_aspect
-    )
-    if geometry.width * geometry.height > params.max_pixels:
+    geometry = layout(info.rows, info.columns, params, info.pixel_aspect)
+    animated = params.animate and params.output is OutputFormat.GIF and info.frames > 1
+    count = info.frames if animated else 1
+    if geometry.width * geometry.height * count > params.max_pixels:
         raise OutputTooLarge(
-            f"output of {geometry.width}x{geometry.height} exceeds the limit of "
-            f"{params.max_pixels} pixels (--max-pixels)"
+            f"output of {geometry.width}x{geometry.height}"
+            + (f" x {count} frames" if count > 1 else "")
+            + f" exceeds the limit of {params.max_pixels} pixels (--max-pixels)"
         )
-    frame, photometric = decode_frame(ds, info, params.frame)
-    if photometric in GRAYSCALE and frame.ndim == 2:
-        image = render_grayscale(ds, params, info.stored, photometric, frame, geometry.crop)
+    if animated:
+        images = [
+            render_frame(ds, info, dataclasses.replace(params, frame=index), geometry)
+            for index in range(info.frames)
+        ]
+        data = encode_gif(images, frame_delays(ds, info.frames))
     else:
-        image = render_color(ds, info.stored, photometric, frame, geometry.crop)
-    image = resize(image, geometry.width, geometry.height)
-    data = encode(image, params.output, params.quality)
+        data = encode(render_frame(ds, info, params, geometry), params.output, params.quality)
     return RenderResult(
         data=data,
         output=params.output,

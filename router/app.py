@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,12 +10,17 @@ from typing import TYPE_CHECKING
 
 import pydicom
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from renderer.pool import RenderPool
-from router import views
+from router import dicomweb, gallery, views
 from router.config import Config
+from router.cors import Cors
 from router.errors import error_middleware
 from router.keys import CONFIG, SERVICE
+from router.metrics import METRICS, PROXY_ROUTE, Metrics, metrics_middleware, metrics_view
+from router.prewarm import Prewarmer
+from router.proxy import Proxy
 from router.service import RenderService
 from router.stores import Store
 from router.stores.folder import FolderStore
@@ -34,13 +40,17 @@ def samples_dir() -> Path:
     return Path(pydicom.__file__).parent / "data" / "test_files"
 
 
-async def open_store(config: Config) -> Store:
+PROXY = web.AppKey("proxy", Proxy)
+
+
+async def open_store(config: Config, metrics: Metrics | None = None) -> Store:
     if config.orthanc_url:
         orthanc = OrthancStore(
             config.orthanc_url,
             user=config.orthanc_user,
             password=config.orthanc_password,
             timeout=config.upstream_timeout,
+            observe=metrics.observe_upstream if metrics else None,
         )
         logger.info("serving from Orthanc at %s", orthanc.shown)
         return orthanc
@@ -75,7 +85,7 @@ def open_l2(config: Config) -> L2Cache | None:
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    store = await open_store(config)
+    store = await open_store(config, app[METRICS])
     pool = RenderPool(
         config.workers, max_queue=config.max_queue, render_timeout=config.render_timeout
     )
@@ -83,6 +93,7 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         await pool.start()
         app[SERVICE] = RenderService(store, pool, config, l2)
+        app[METRICS].watch(app[SERVICE].stats_snapshot)
         yield
     finally:
         await pool.close()
@@ -91,11 +102,57 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
+async def prewarm_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Follow Orthanc's change feed in the background while the server runs."""
+    service = app[SERVICE]
+    if not isinstance(service.store, OrthancStore):
+        logger.warning("--prewarm needs --orthanc: there is no change feed to follow")
+        yield
+        return
+    prewarmer = Prewarmer(service.store, service, app[CONFIG])
+    app[METRICS].watch(prewarmer.snapshot)
+    tasks = [
+        asyncio.create_task(prewarmer.follow(), name="prewarm-follow"),
+        asyncio.create_task(prewarmer.work(), name="prewarm-work"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def proxy_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[PROXY].close()
+
+
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    metrics = Metrics()
+    cors = Cors(config.cors_origins) if config.cors_origins else None
+    middlewares: list[Middleware] = [metrics_middleware]  # outermost first
+    if cors is not None:
+        middlewares.append(cors.preflight)
+    middlewares.append(error_middleware)
+    app = web.Application(middlewares=middlewares)
     app[CONFIG] = config
+    app[METRICS] = metrics
+    if cors is not None:
+        app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)
     app.on_response_prepare.append(views.node_header)
+    if config.prewarm:
+        app.cleanup_ctx.append(prewarm_ctx)
+
     app.router.add_get("/wado", views.wado)
+    app.router.add_route("*", "/wado", views.method_not_allowed)
+    dicomweb.add_routes(app)
     app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/readyz", views.readyz)
+    app.router.add_get("/metrics", metrics_view)
+    gallery.add_routes(app)
+    if config.orthanc_url and config.proxy:
+        app[PROXY] = Proxy(config.orthanc_url, config.upstream_timeout, metrics)
+        app.cleanup_ctx.append(proxy_ctx)
+        # Last, and matched last: only what no route above serves goes through.
+        app.router.add_route("*", "/{tail:.*}", app[PROXY].forward, name=PROXY_ROUTE)
     return app

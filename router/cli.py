@@ -14,12 +14,17 @@ import uvloop
 from aiohttp import web
 
 from renderer.params import DefaultWindow
+from router.access_log import FORMATS, access_logger
 from router.app import create_app
 from router.config import Config
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"WADOFARM_{name}", default)
+
+
+def _split(value: str | None, separator: str) -> list[str]:
+    return [part.strip() for part in (value or "").split(separator) if part.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +149,39 @@ def build_parser() -> argparse.ArgumentParser:
         "(WADOFARM_REDIS_TIMEOUT; 0.25)",
     )
     add(
+        "--log-format",
+        choices=["combined", "json"],
+        default=_env("LOG_FORMAT", defaults.log_format),
+        help="access log lines: combined (as Apache and nginx) or one JSON object "
+        "(WADOFARM_LOG_FORMAT; combined)",
+    )
+    add(
+        "--thumbnail-size",
+        type=int,
+        default=int(_env("THUMBNAIL_SIZE", str(defaults.thumbnail_size)) or 0),
+        help="the box, in pixels, a DICOMweb /thumbnail fits (WADOFARM_THUMBNAIL_SIZE; 128)",
+    )
+    add(
+        "--no-proxy",
+        action="store_true",
+        default=_env("PROXY", "1") in ("0", "false", "no"),
+        help="do not pass requests wadofarm does not serve through to Orthanc (WADOFARM_PROXY=0)",
+    )
+    add(
+        "--prewarm",
+        action="store_true",
+        default=_env("PREWARM", "0") in ("1", "true", "yes"),
+        help="follow Orthanc's change feed and render each new stable series' thumbnails "
+        "into the cache, in the background (WADOFARM_PREWARM=1)",
+    )
+    add(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let browser pages from ORIGIN (e.g. https://viewer.example) read responses; "
+        "repeatable; * for any (WADOFARM_CORS_ORIGIN, several joined by ',')",
+    )
+    add(
         "--log-level",
         default=_env("LOG_LEVEL", defaults.log_level),
         choices=["debug", "info", "warning", "error"],
@@ -177,6 +215,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
         redis_url=args.redis_url or None,
         redis_ttl=args.redis_ttl,
         redis_timeout=args.redis_timeout,
+        log_format=args.log_format,
+        thumbnail_size=args.thumbnail_size,
+        proxy=not args.no_proxy,
+        prewarm=args.prewarm,
+        cors_origins=tuple(
+            args.cors_origin
+            or [o.strip() for o in (_env("CORS_ORIGIN") or "").split(",") if o.strip()]
+        ),
     )
 
 
@@ -185,6 +231,10 @@ def serve(config: Config) -> None:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if config.prewarm and not config.orthanc_url:
+        sys.exit("wadofarm: --prewarm follows Orthanc's change feed: it needs --orthanc")
+    if not 1 <= config.thumbnail_size <= 4096:
+        sys.exit("wadofarm: --thumbnail-size must be between 1 and 4096")
     for folder in config.dicom_dirs:
         if not folder.is_dir():
             sys.exit(f"wadofarm: --dicom-dir {folder} is not a folder")
@@ -195,9 +245,10 @@ def serve(config: Config) -> None:
         host=config.host,
         port=config.port,
         loop=uvloop.new_event_loop(),
-        access_log=logging.getLogger("aiohttp.access") if config.access_log else None,
+        access_log=access_logger() if config.access_log else None,
+        access_log_class=FORMATS[config.log_format],
         print=lambda *a: logging.getLogger("wadofarm").info(
-            "serving on http://%s:%d/wado", config.host, config.port
+            "serving on http://%s:%d/ (gallery), /wado and /dicom-web", config.host, config.port
         ),
         shutdown_timeout=15.0,
     )

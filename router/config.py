@@ -39,6 +39,11 @@ class Config:
     redis_url: str | None = None  # the shared L2 render cache; None: L1 only
     redis_ttl: float = 86400.0
     redis_timeout: float = 0.25
+    log_format: str = "combined"  # access log: "combined" (Apache/nginx) or "json"
+    thumbnail_size: int = 128  # the box of a DICOMweb /thumbnail without a viewport
+    proxy: bool = True  # pass every request wadofarm does not serve through to Orthanc
+    prewarm: bool = False  # follow Orthanc's change feed, render new series' thumbnails
+    cors_origins: tuple[str, ...] = ()  # origins allowed by CORS; "*" for any
 
     @property
     def node(self) -> str:

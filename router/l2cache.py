@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from renderer.params import Region, Window
+from renderer.params import Region, SourceBox, Window
 from router.cache import CachedImage
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ def _canonical(value: object) -> object:
         return ["w", value.center, value.width, value.function.value]
     if isinstance(value, Region):
         return ["r", value.xmin, value.ymin, value.xmax, value.ymax]
+    if isinstance(value, SourceBox):
+        return ["s", value.x, value.y, value.width, value.height]
     if isinstance(value, str | int | float | None):
         return value
     enum_value = getattr(value, "value", None)

@@ -8,9 +8,10 @@ import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.geometry import plan
+from renderer.errors import RenderError
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.pool import RenderPool
+from renderer.viewport import flips, layout
 from router.cache import BoundedDict, CachedImage, RenderCache
 from router.config import Config
 from router.stores import Instance, Store
@@ -20,7 +21,11 @@ if TYPE_CHECKING:  # the redis extra is optional; only a service built with --re
 
 logger = logging.getLogger(__name__)
 
-MEDIA_TYPES = {OutputFormat.JPEG: "image/jpeg", OutputFormat.PNG: "image/png"}
+MEDIA_TYPES = {
+    OutputFormat.JPEG: "image/jpeg",
+    OutputFormat.PNG: "image/png",
+    OutputFormat.GIF: "image/gif",
+}
 
 
 def etag_for(body: bytes) -> str:
@@ -31,15 +36,20 @@ def render_key(
     object_uid: str, params: RenderParams, size: tuple[int, int, float] | None
 ) -> Hashable:
     """The normalised request. Once the source size (rows, columns, pixel aspect) of an instance
-    is known, the crop and the output size replace rows/columns/region, so every URL for the
-    same pixels shares one entry."""
+    is known, the crop and the output size replace rows/columns/region/viewport, so every URL
+    for the same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included)."""
     quality = params.quality if params.output is OutputFormat.JPEG else 0
     if size is None:
-        geometry: Hashable = ("raw", params.rows, params.columns, params.region)
+        geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
     else:
-        p = plan(size[0], size[1], params.region, params.rows, params.columns, size[2])
-        geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height)
-    return (object_uid, params.frame, params.output, quality, params.window, geometry)
+        try:
+            p = layout(size[0], size[1], params, size[2])
+            geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
+        except RenderError:  # a viewport outside the image: the render will say so
+            geometry = ("raw", params.rows, params.columns, params.region, params.source)
+    animate = params.animate and params.output is OutputFormat.GIF
+    frame = None if animate else params.frame
+    return (object_uid, frame, params.output, quality, params.window, geometry)
 
 
 class RenderService:
@@ -96,3 +106,24 @@ class RenderService:
         if self.l2 is not None:
             self.l2.put({asked, key}, entry, size)
         return entry
+
+    def stats_snapshot(self) -> dict[str, float]:
+        """The cache's and the pool's counters, for /metrics."""
+        cache, pool = self.cache, self.pool
+        return {
+            "wadofarm_cache_hits": cache.stats.hits,
+            "wadofarm_cache_misses": cache.stats.misses,
+            "wadofarm_cache_evictions": cache.stats.evictions,
+            "wadofarm_cache_coalesced": cache.stats.coalesced,
+            "wadofarm_cache_bytes": cache.bytes,
+            "wadofarm_cache_max_bytes": cache.max_bytes,
+            "wadofarm_cache_entries": len(cache),
+            "wadofarm_render_queue_depth": pool.queue_depth,
+            "wadofarm_render_workers": pool.size,
+            "wadofarm_render_workers_alive": pool.alive,
+            "wadofarm_render_workers_busy": pool.stats.busy,
+            "wadofarm_renders": pool.stats.renders,
+            "wadofarm_render_worker_restarts": pool.stats.restarts,
+            "wadofarm_render_crashes": pool.stats.failures,
+            "wadofarm_render_timeouts": pool.stats.timeouts,
+        }

@@ -9,7 +9,11 @@ from router import wado_uri
 from router.cache import CachedImage
 from router.keys import CONFIG, SERVICE
 
-OUTPUTS = {wado_uri.JPEG: OutputFormat.JPEG, wado_uri.PNG: OutputFormat.PNG}
+OUTPUTS = {
+    wado_uri.JPEG: OutputFormat.JPEG,
+    wado_uri.PNG: OutputFormat.PNG,
+    wado_uri.GIF: OutputFormat.GIF,
+}
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -49,6 +53,7 @@ async def wado(request: web.Request) -> web.Response:
         region=query.region,
         window=query.window,
         quality=query.quality,
+        animate=query.frame is None,  # GIF of a multi-frame object: every frame
     )
     image, source = await service.image(instance, params)
     return image_response(request, image, source)
@@ -63,3 +68,21 @@ async def node_header(request: web.Request, response: web.StreamResponse) -> Non
     """Every response, errors included, names the node that answered (behind nginx: which
     upstream the consistent hash picked)."""
     response.headers["X-Wadofarm-Node"] = request.app[CONFIG].node
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: a render worker is alive and the store answers; else 503 saying which is not."""
+    service = request.app[SERVICE]
+    problems = []
+    if service.pool.alive == 0:
+        problems.append("no render worker is alive")
+    if not await service.store.ready():
+        problems.append(f"the {service.store.name} store does not answer")
+    if problems:
+        return web.Response(status=503, text="not ready: " + "; ".join(problems) + "\n")
+    return web.Response(text="ready\n")
+
+
+async def method_not_allowed(request: web.Request) -> web.Response:
+    """Routes wadofarm serves itself answer other methods with 405, never the pass-through."""
+    raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])

@@ -20,8 +20,9 @@ from router.uid import check_uid
 
 JPEG = "image/jpeg"
 PNG = "image/png"
+GIF = "image/gif"  # animated for a multi-frame object without frameNumber
 DICOM = "application/dicom"
-OFFERED = (JPEG, PNG, DICOM)  # the first is the default for */*
+OFFERED = (JPEG, PNG, GIF, DICOM)  # the first is the default for */*
 ALIASES = {"image/jpg": JPEG}  # what Orthanc's plugin defaults to
 
 DEFAULT_QUALITY = 90  # Orthanc's
@@ -113,10 +114,10 @@ def parse_content_type(value: str | None) -> str:
     return chosen
 
 
-def single_values(query: MultiMapping[str]) -> dict[str, str]:
+def single_values(query: MultiMapping[str], names: tuple[str, ...] = KNOWN) -> dict[str, str]:
     """The known parameters, each at most once; a repeated one is ambiguous, hence a 400."""
     values: dict[str, str] = {}
-    for name in KNOWN:
+    for name in names:
         found = query.getall(name, [])
         if len(found) > 1:
             raise InvalidRequest(f"{name} is given {len(found)} times")

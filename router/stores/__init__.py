@@ -1,5 +1,6 @@
 """Where DICOM instances come from. Every store finds an instance by its UIDs and hands over
-either its bytes or a path that a render worker may read itself."""
+either its bytes or a path that a render worker may read itself, and lists what it holds
+(studies, their series, a series' instances) for the gallery and the study/series renders."""
 
 from __future__ import annotations
 
@@ -13,6 +14,51 @@ from renderer.fetch import RenderSource
 class Instance:
     object_uid: str
     key: str  # the store's own handle: an Orthanc ID or a file path
+
+
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    study_uid: str
+    patient_name: str = ""
+    patient_id: str = ""
+    date: str = ""  # DA, YYYYMMDD
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesSummary:
+    study_uid: str
+    series_uid: str
+    number: int | None = None
+    modality: str = ""
+    description: str = ""
+    instances: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSummary:
+    object_uid: str
+    number: int | None = None
+    frames: int = 1
+
+
+def to_int(value: object) -> int | None:
+    """An IS value (Instance Number, Series Number, Number of Frames) or None."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def by_number(number: int | None, uid: str) -> tuple[bool, int, str]:
+    """Sort key: numbered items first in number order, then by UID, so the order is stable."""
+    return (number is None, number or 0, uid)
+
+
+def middle(instances: list[InstanceSummary]) -> InstanceSummary:
+    """The representative instance of a series: the middle one by Instance Number."""
+    ordered = sorted(instances, key=lambda i: by_number(i.number, i.object_uid))
+    return ordered[len(ordered) // 2]
 
 
 class Store(Protocol):
@@ -31,6 +77,18 @@ class Store(Protocol):
     async def render_source(self, instance: Instance) -> RenderSource:
         """What a render worker gets: bytes, or a path or URL it reads itself (no copy through
         the router)."""
+        ...
+
+    async def studies(self, limit: int) -> list[StudySummary]:
+        """Up to `limit` studies, newest first."""
+        ...
+
+    async def series(self, study_uid: str) -> list[SeriesSummary]:
+        """The series of a study in Series Number order; NotFound for an unknown study."""
+        ...
+
+    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+        """The instances of a series in Instance Number order; NotFound for an unknown one."""
         ...
 
     async def ready(self) -> bool:

@@ -14,12 +14,32 @@ import pydicom
 from pydicom.tag import Tag
 
 from router.errors import NotFound
-from router.stores import Instance
+from router.stores import (
+    Instance,
+    InstanceSummary,
+    SeriesSummary,
+    StudySummary,
+    by_number,
+    to_int,
+)
 from router.uid import is_uid
 
 logger = logging.getLogger(__name__)
 
-INDEX_TAGS = [Tag("SOPInstanceUID"), Tag("StudyInstanceUID"), Tag("SeriesInstanceUID")]
+UID_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+# What the listings show; read with the UIDs, in the same pass over the header.
+LISTING_KEYWORDS = (
+    "InstanceNumber",
+    "NumberOfFrames",
+    "SeriesNumber",
+    "Modality",
+    "SeriesDescription",
+    "StudyDescription",
+    "StudyDate",
+    "PatientName",
+    "PatientID",
+)
+INDEX_TAGS = [Tag(k) for k in (*UID_KEYWORDS, *LISTING_KEYWORDS)]
 PROGRESS_EVERY = 2.0  # seconds between progress lines while scanning a big folder
 
 
@@ -28,23 +48,29 @@ class IndexEntry:
     path: str
     study_uid: str
     series_uid: str
+    listing: tuple[str, ...] = ("",) * len(LISTING_KEYWORDS)  # LISTING_KEYWORDS' values
+
+    def tag(self, keyword: str) -> str:
+        return self.listing[LISTING_KEYWORDS.index(keyword)]
 
 
-def _read_uids(path: str) -> tuple[str, str, str] | None:
+def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # odd files are expected; they are just skipped
             ds = pydicom.dcmread(
                 path, stop_before_pixels=True, specific_tags=INDEX_TAGS, force=True
             )
-        uids = (
-            str(ds.SOPInstanceUID),
+        object_uid = str(ds.SOPInstanceUID)
+        entry = IndexEntry(
+            path,
             str(ds.get("StudyInstanceUID", "")),
             str(ds.get("SeriesInstanceUID", "")),
+            tuple(str(ds.get(k, "") or "") for k in LISTING_KEYWORDS),
         )
     except Exception:
         return None
-    return uids if is_uid(uids[0]) else None
+    return (object_uid, entry) if is_uid(object_uid) else None
 
 
 def scan(roots: list[Path]) -> dict[str, IndexEntry]:
@@ -62,13 +88,13 @@ def scan(roots: list[Path]) -> dict[str, IndexEntry]:
                 if not Path(real).is_relative_to(real_root) or not os.path.isfile(real):
                     continue
                 seen += 1
-                uids = _read_uids(real)
-                if uids is None:
+                found = _read_entry(real)
+                if found is None:
                     continue
-                if uids[0] in index:
+                if found[0] in index:
                     duplicates += 1
                     continue
-                index[uids[0]] = IndexEntry(real, uids[1], uids[2])
+                index[found[0]] = found[1]
                 if time.monotonic() - last > PROGRESS_EVERY:
                     last = time.monotonic()
                     logger.info("scanning: %d files read, %d instances indexed", seen, len(index))
@@ -87,6 +113,11 @@ class FolderStore:
 
     def __init__(self, index: dict[str, IndexEntry]) -> None:
         self.index = index
+        # study UID -> series UID -> SOP Instance UIDs: listings without a scan of the index
+        self.tree: dict[str, dict[str, list[str]]] = {}
+        for object_uid, entry in index.items():
+            series = self.tree.setdefault(entry.study_uid, {})
+            series.setdefault(entry.series_uid, []).append(object_uid)
 
     @classmethod
     async def open(cls, roots: list[Path]) -> FolderStore:
@@ -112,6 +143,57 @@ class FolderStore:
 
     async def render_source(self, instance: Instance) -> str:
         return instance.key
+
+    async def studies(self, limit: int) -> list[StudySummary]:
+        found = []
+        for study_uid, series in self.tree.items():
+            if not study_uid:
+                continue  # files without a Study Instance UID are served, not listed
+            entry = self.index[next(iter(series.values()))[0]]
+            found.append(
+                StudySummary(
+                    study_uid,
+                    patient_name=entry.tag("PatientName"),
+                    patient_id=entry.tag("PatientID"),
+                    date=entry.tag("StudyDate"),
+                    description=entry.tag("StudyDescription"),
+                )
+            )
+        newest = sorted(found, key=lambda s: (s.date, s.study_uid), reverse=True)
+        return newest[:limit]
+
+    async def series(self, study_uid: str) -> list[SeriesSummary]:
+        series = self.tree.get(study_uid)
+        if not series:
+            raise NotFound(f"no study {study_uid}")
+        found = []
+        for series_uid, members in series.items():
+            entry = self.index[members[0]]
+            found.append(
+                SeriesSummary(
+                    study_uid,
+                    series_uid,
+                    number=to_int(entry.tag("SeriesNumber")),
+                    modality=entry.tag("Modality"),
+                    description=entry.tag("SeriesDescription"),
+                    instances=len(members),
+                )
+            )
+        return sorted(found, key=lambda s: by_number(s.number, s.series_uid))
+
+    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+        members = self.tree.get(study_uid, {}).get(series_uid)
+        if not members:
+            raise NotFound(f"no series {series_uid} in study {study_uid}")
+        found = [
+            InstanceSummary(
+                object_uid,
+                number=to_int(self.index[object_uid].tag("InstanceNumber")),
+                frames=to_int(self.index[object_uid].tag("NumberOfFrames")) or 1,
+            )
+            for object_uid in members
+        ]
+        return sorted(found, key=lambda i: by_number(i.number, i.object_uid))
 
     async def ready(self) -> bool:
         return True

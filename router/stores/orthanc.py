@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -18,13 +20,24 @@ from yarl import URL
 from renderer.fetch import HttpSource
 from router.cache import BoundedDict
 from router.errors import NotFound, UpstreamError, UpstreamTimeout
-from router.stores import Instance
+from router.stores import (
+    Instance,
+    InstanceSummary,
+    SeriesSummary,
+    StudySummary,
+    by_number,
+    to_int,
+)
 
 logger = logging.getLogger(__name__)
 
 # Orthanc answers "Keep-Alive: timeout=1"; reusing a connection it is about to drop races its
 # close, so idle connections are dropped here first.
 KEEPALIVE = 0.5
+
+
+# Told of every round trip: (operation, seconds, error kind or None). /metrics listens here.
+Observer = Callable[[str, float, str | None], None]
 
 
 def public_url(url: URL) -> str:
@@ -44,6 +57,7 @@ class OrthancStore:
         timeout: float = 10.0,
         connections: int = 64,
         map_entries: int = 200_000,
+        observe: Observer | None = None,
     ) -> None:
         base = URL(url)
         if base.user and not user:
@@ -55,6 +69,7 @@ class OrthancStore:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._ids: BoundedDict[tuple[str, str | None, str | None], str] = BoundedDict(map_entries)
+        self._observe = observe
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -77,7 +92,26 @@ class OrthancStore:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, body: Any = None) -> bytes:
+    async def _request(
+        self, method: str, path: str, body: Any = None, *, operation: str = "other"
+    ) -> bytes:
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            return await self._round_trip(method, path, body)
+        except NotFound:
+            raise
+        except UpstreamTimeout:
+            error = "timeout"
+            raise
+        except UpstreamError:
+            error = "error"
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(operation, time.monotonic() - started, error)
+
+    async def _round_trip(self, method: str, path: str, body: Any) -> bytes:
         url = self.base.with_path(self.base.path.rstrip("/") + path)
         data = orjson.dumps(body) if body is not None else None
         for attempt in (1, 2):
@@ -124,7 +158,10 @@ class OrthancStore:
                 query["SeriesInstanceUID"] = series_uid
             found = orjson.loads(
                 await self._request(
-                    "POST", "/tools/find", {"Level": "Instance", "Query": query, "Expand": False}
+                    "POST",
+                    "/tools/find",
+                    {"Level": "Instance", "Query": query, "Expand": False},
+                    operation="find",
                 )
             )
             if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], str):
@@ -139,7 +176,7 @@ class OrthancStore:
 
     async def read(self, instance: Instance) -> bytes:
         try:
-            return await self._request("GET", f"/instances/{instance.key}/file")
+            return await self._request("GET", f"/instances/{instance.key}/file", operation="file")
         except NotFound:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
@@ -159,7 +196,77 @@ class OrthancStore:
 
     async def ready(self) -> bool:
         try:
-            await asyncio.wait_for(self._request("GET", "/system"), self.timeout)
+            await asyncio.wait_for(
+                self._request("GET", "/system", operation="system"), self.timeout
+            )
         except Exception:
             return False
         return True
+
+    async def get_json(self, path: str, operation: str) -> Any:
+        """GET a resource of Orthanc's REST API (an ID path built by the caller) as JSON."""
+        return orjson.loads(await self._request("GET", path, operation=operation))
+
+    async def _find(self, level: str, query: dict[str, str], limit: int = 0) -> list[Any]:
+        body: dict[str, Any] = {"Level": level, "Query": query, "Expand": True}
+        if limit:
+            body["Limit"] = limit
+        found = orjson.loads(await self._request("POST", "/tools/find", body, operation="list"))
+        return found if isinstance(found, list) else []
+
+    async def studies(self, limit: int) -> list[StudySummary]:
+        found = []
+        for item in await self._find("Study", {}, limit):
+            tags = item.get("MainDicomTags", {})
+            patient = item.get("PatientMainDicomTags", {})
+            found.append(
+                StudySummary(
+                    str(tags.get("StudyInstanceUID", "")),
+                    patient_name=str(patient.get("PatientName", "")),
+                    patient_id=str(patient.get("PatientID", "")),
+                    date=str(tags.get("StudyDate", "")),
+                    description=str(tags.get("StudyDescription", "")),
+                )
+            )
+        return sorted(found, key=lambda s: (s.date, s.study_uid), reverse=True)
+
+    async def series(self, study_uid: str) -> list[SeriesSummary]:
+        items = await self._find("Series", {"StudyInstanceUID": study_uid})
+        if not items:
+            raise NotFound(f"no study {study_uid}")
+        found = []
+        for item in items:
+            tags = item.get("MainDicomTags", {})
+            found.append(
+                SeriesSummary(
+                    study_uid,
+                    str(tags.get("SeriesInstanceUID", "")),
+                    number=to_int(tags.get("SeriesNumber")),
+                    modality=str(tags.get("Modality", "")),
+                    description=str(tags.get("SeriesDescription", "")),
+                    instances=len(item.get("Instances", [])),
+                )
+            )
+        return sorted(found, key=lambda s: by_number(s.number, s.series_uid))
+
+    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+        items = await self._find(
+            "Instance", {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
+        )
+        if not items:
+            raise NotFound(f"no series {series_uid} in study {study_uid}")
+        found = []
+        for item in items:
+            tags = item.get("MainDicomTags", {})
+            object_uid = str(tags.get("SOPInstanceUID", ""))
+            # The listing names each instance's Orthanc ID: the next locate is free.
+            self._ids.put((object_uid, None, None), str(item["ID"]))
+            self._ids.put((object_uid, study_uid, series_uid), str(item["ID"]))
+            found.append(
+                InstanceSummary(
+                    object_uid,
+                    number=to_int(tags.get("InstanceNumber")),
+                    frames=to_int(tags.get("NumberOfFrames")) or 1,
+                )
+            )
+        return sorted(found, key=lambda i: by_number(i.number, i.object_uid))

@@ -71,7 +71,8 @@ def test_values_too_long_are_refused() -> None:
     [
         ("image/jpeg;q=0.1, image/png;q=0.2", "image/png"),
         ("IMAGE/PNG", "image/png"),
-        ("image/gif, image/jpg", "image/jpeg"),
+        ("image/webp, image/jpg", "image/jpeg"),
+        ("image/gif;q=0.9, image/png;q=0.5", "image/gif"),
         ("application/*", "application/dicom"),
     ],
 )
@@ -81,4 +82,4 @@ def test_content_type_lists(value: str, expected: str) -> None:
 
 def test_nothing_acceptable() -> None:
     with pytest.raises(NotAcceptable):
-        parse(contentType="image/gif")
+        parse(contentType="image/webp")

@@ -1,0 +1,102 @@
+"""DICOMweb Retrieve Rendered and Thumbnail (PS3.18 10.4; Sup 203): study, series, instance
+and frame targets, through the same RenderService and render cache as /wado.
+
+A study or series target shows its representative instance: the middle one by Instance Number
+of the series (of the study's first series by Series Number). /thumbnail is /rendered with a
+default box of --thumbnail-size and never animated.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from renderer.params import OutputFormat, RenderParams
+from router import rendered_query
+from router.config import Config
+from router.errors import NotFound
+from router.keys import CONFIG, SERVICE
+from router.service import RenderService
+from router.stores import Instance, middle
+from router.uid import check_uid
+from router.views import image_response
+from router.wado_uri import GIF, JPEG, PNG
+
+ROOT = "/dicom-web/studies/{study}"
+TARGETS = (
+    ROOT,
+    ROOT + "/series/{series}",
+    ROOT + "/series/{series}/instances/{instance}",
+    ROOT + "/series/{series}/instances/{instance}/frames/{frame}",
+)
+OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
+
+
+async def representative(request: web.Request, study: str, series: str | None) -> Instance:
+    """The instance a study or series target shows."""
+    store = request.app[SERVICE].store
+    if series is None:
+        members = [s for s in await store.series(study) if s.instances > 0]
+        if not members:
+            raise NotFound(f"study {study} has no instances")
+        series = members[0].series_uid
+    chosen = middle(await store.instances(study, series))
+    return await store.locate(chosen.object_uid, study, series)
+
+
+def render_params(
+    service: RenderService,
+    config: Config,
+    query: rendered_query.RenderedQuery,
+    frame: int | None,
+    thumbnail: bool,
+) -> RenderParams:
+    """The render a request asks for. The prewarmer calls this too, with a default query, so
+    that what it caches is exactly what a viewer's thumbnail request looks up."""
+    viewport = query.viewport
+    if viewport is None and thumbnail:
+        viewport = rendered_query.Viewport(config.thumbnail_size, config.thumbnail_size)
+    return service.params(
+        frame=(frame or 1) - 1,
+        output=OUTPUTS[query.media_type],
+        rows=viewport.rows if viewport else None,
+        columns=viewport.columns if viewport else None,
+        source=viewport.source if viewport else None,
+        window=query.window,
+        quality=query.quality,
+        animate=not thumbnail and frame is None,
+    )
+
+
+async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
+    match = request.match_info
+    query = rendered_query.parse(request.query, request.headers.get("Accept"))
+    study = check_uid("study", match["study"])
+    series = check_uid("series", match["series"]) if "series" in match else None
+    instance_uid = check_uid("instance", match["instance"]) if "instance" in match else None
+    frame = rendered_query.parse_frame(match["frame"]) if "frame" in match else None
+    service = request.app[SERVICE]
+    if instance_uid is None:
+        instance = await representative(request, study, series)
+    else:
+        instance = await service.store.locate(instance_uid, study, series)
+    params = render_params(service, request.app[CONFIG], query, frame, thumbnail)
+    image, source = await service.image(instance, params)
+    response = image_response(request, image, source)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def rendered(request: web.Request) -> web.Response:
+    """GET …/rendered."""
+    return await retrieve(request, thumbnail=False)
+
+
+async def thumbnail(request: web.Request) -> web.Response:
+    """GET …/thumbnail."""
+    return await retrieve(request, thumbnail=True)
+
+
+def add_routes(app: web.Application) -> None:
+    for target in TARGETS:
+        app.router.add_get(target + "/rendered", rendered)
+        app.router.add_get(target + "/thumbnail", thumbnail)

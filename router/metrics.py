@@ -1,0 +1,147 @@
+"""GET /metrics in the Prometheus text format: what the server is doing, for an operator.
+
+Request counts and latencies are recorded by a middleware; the cache, the pool and the prewarmer
+keep their own counters, read only when Prometheus scrapes (a collector), so the hot path pays
+nothing for them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from router.errors import Handler
+
+# Seconds. Cache hits take well under a millisecond; cold renders of big frames, seconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+PROXY_ROUTE = "proxy"  # every pass-through request, whatever its path: bounded label values
+UNMATCHED_ROUTE = "unmatched"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        disable_created_metrics()  # the *_created series only double the scrape
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "wadofarm_http_requests",
+            "HTTP requests answered, by route, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "wadofarm_http_request_duration_seconds",
+            "Time from request to the end of the response, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "wadofarm_upstream_request_duration_seconds",
+            "Round trips to Orthanc, by operation (find, file, list, system, changes, proxy)",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "wadofarm_upstream_errors",
+            "Round trips to Orthanc that failed, by operation and kind (error, timeout)",
+            ["operation", "kind"],
+            registry=self.registry,
+        )
+
+    def observe_upstream(self, operation: str, seconds: float, error: str | None) -> None:
+        self.upstream_latency.labels(operation).observe(seconds)
+        if error is not None:
+            self.upstream_errors.labels(operation, error).inc()
+
+    def watch(self, read: Callable[[], dict[str, float]]) -> None:
+        """Expose the counters and gauges `read` returns at each scrape."""
+        self.registry.register(_SnapshotCollector(read))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+# name -> (help, kind). Counters get the _total suffix from prometheus_client.
+SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
+    "wadofarm_cache_hits": ("Render cache hits", "counter"),
+    "wadofarm_cache_misses": ("Render cache misses", "counter"),
+    "wadofarm_cache_evictions": ("Entries evicted from the render cache", "counter"),
+    "wadofarm_cache_coalesced": ("Requests that waited for an identical render", "counter"),
+    "wadofarm_cache_bytes": ("Bytes held by the render cache", "gauge"),
+    "wadofarm_cache_max_bytes": ("Size limit of the render cache (--cache-mb)", "gauge"),
+    "wadofarm_cache_entries": ("Images held by the render cache", "gauge"),
+    "wadofarm_render_queue_depth": ("Renders waiting for a worker", "gauge"),
+    "wadofarm_render_workers": ("Render worker processes configured", "gauge"),
+    "wadofarm_render_workers_alive": ("Render worker processes alive", "gauge"),
+    "wadofarm_render_workers_busy": ("Render workers running a render", "gauge"),
+    "wadofarm_renders": ("Renders finished by the workers (ok or refused)", "counter"),
+    "wadofarm_render_worker_restarts": ("Render workers replaced", "counter"),
+    "wadofarm_render_crashes": ("Renders whose worker died", "counter"),
+    "wadofarm_render_timeouts": ("Renders past --render-timeout", "counter"),
+    "wadofarm_prewarm_series": ("Stable series the prewarmer rendered", "counter"),
+    "wadofarm_prewarm_renders": ("Thumbnails the prewarmer put in the cache", "counter"),
+    "wadofarm_prewarm_errors": ("Prewarm renders or change-feed polls that failed", "counter"),
+    "wadofarm_prewarm_last_seq": ("Last Orthanc change sequence number seen", "gauge"),
+    "wadofarm_prewarm_pending": ("Stable series waiting to be prewarmed", "gauge"),
+}
+
+
+class _SnapshotCollector(Collector):
+    def __init__(self, read: Callable[[], dict[str, float]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        for name, value in self.read().items():
+            help_text, kind = SNAPSHOT_METRICS[name]
+            if kind == "counter":
+                yield CounterMetricFamily(name, help_text, value=value)
+            else:
+                yield GaugeMetricFamily(name, help_text, value=value)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def route_label(request: web.Request) -> str:
+    """The route's pattern, never the raw path: label values stay few."""
+    info = request.match_info
+    if info.http_exception is not None or info.route.resource is None:
+        return UNMATCHED_ROUTE
+    route_name = info.route.name
+    if route_name == PROXY_ROUTE:
+        return PROXY_ROUTE
+    return info.route.resource.canonical
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.monotonic()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = route_label(request)
+        metrics = request.app[METRICS]
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        metrics.latency.labels(route).observe(time.monotonic() - started)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """GET /metrics."""
+    body = request.app[METRICS].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

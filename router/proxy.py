@@ -1,0 +1,145 @@
+"""The pass-through: every request wadofarm does not serve itself (QIDO-RS, WADO-RS metadata and
+bulk data, STOW-RS, Orthanc's REST API and Explorer) goes to the configured Orthanc unchanged --
+method, path, query, headers, body -- and the answer comes back unchanged, both bodies streamed
+chunk by chunk, never held whole.
+
+Only the hop-by-hop headers (RFC 9110 7.6.1) are dropped, and a Forwarded header (RFC 7239) is
+added so that Orthanc's DICOMweb plugin writes URLs that point back at wadofarm. The client's own
+credentials pass through; wadofarm's Orthanc credentials are never added to a client's request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from router.errors import UpstreamError, UpstreamTimeout
+from router.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+CHUNK = 64 * 1024  # bytes copied at a time, each way
+
+
+def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
+    """The headers without the hop-by-hop ones, including any the Connection header names."""
+    source: CIMultiDict[str] = CIMultiDict(headers)  # type: ignore[arg-type]
+    named = {h.strip().lower() for v in source.getall("Connection", []) for h in v.split(",")}
+    return CIMultiDict((k, v) for k, v in source.items() if k.lower() not in HOP_BY_HOP | named)
+
+
+class Proxy:
+    def __init__(self, upstream: str, timeout: float, metrics: Metrics | None = None) -> None:
+        base = URL(upstream)
+        self.base = base.with_user(None).with_password(None)
+        self.timeout = timeout
+        self.metrics = metrics
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                # No total limit: a big bulk download may take long, as long as bytes flow.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.timeout, sock_read=self.timeout
+                ),
+                auto_decompress=False,  # bytes through unchanged, Content-Encoding and all
+                cookie_jar=aiohttp.DummyCookieJar(),  # never keep one client's cookies
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=0.5),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def target(self, request: web.Request) -> URL:
+        prefix = self.base.raw_path.rstrip("/")
+        return URL(str(self.base.with_path("")) + prefix + request.raw_path, encoded=True)
+
+    def request_headers(self, request: web.Request) -> CIMultiDict[str]:
+        headers = _end_to_end(request.headers)
+        host = request.headers.get("Host", "")
+        forwarded = f'for="{request.remote or "unknown"}";proto={request.scheme}'
+        if host:
+            forwarded += f';host="{host}"'
+        headers.add("Forwarded", forwarded)
+        headers.add("X-Forwarded-For", request.remote or "unknown")
+        headers.add("X-Forwarded-Proto", request.scheme)
+        if host:
+            headers["X-Forwarded-Host"] = host
+        return headers
+
+    async def _body(self, request: web.Request) -> AsyncIterator[bytes]:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            yield chunk
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        headers = self.request_headers(request)
+        try:
+            upstream = await self.session.request(
+                request.method,
+                self.target(request),
+                headers=headers,
+                data=self._body(request) if request.body_exists else None,
+                allow_redirects=False,
+                skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+            )
+        except TimeoutError:
+            self._observe(started, "timeout")
+            raise UpstreamTimeout(
+                f"Orthanc did not answer the pass-through within {self.timeout:g}s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            self._observe(started, "error")
+            raise UpstreamError(
+                f"Orthanc is unreachable for the pass-through: {type(exc).__name__}"
+            ) from None
+        self._observe(started, None)
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        response.headers.extend(_end_to_end(upstream.headers))
+        if "Content-Length" not in upstream.headers and request.method != "HEAD":
+            response.enable_chunked_encoding()
+        try:
+            await response.prepare(request)
+            if request.method != "HEAD":
+                async for chunk in upstream.content.iter_chunked(CHUNK):
+                    await response.write(chunk)
+            await response.write_eof()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The headers are out: the only honest signal left is a cut connection, never a
+            # body that looks complete.
+            logger.warning("pass-through of %s broke mid-body: %r", request.path, exc)
+            if self.metrics is not None:
+                self.metrics.upstream_errors.labels("proxy", "broken").inc()
+            if request.transport is not None:
+                request.transport.close()
+        finally:
+            upstream.release()
+        return response
+
+    def _observe(self, started: float, error: str | None) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_upstream("proxy", time.monotonic() - started, error)

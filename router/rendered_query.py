@@ -1,0 +1,124 @@
+"""DICOMweb rendered and thumbnail query parameters (PS3.18 8.3.5.1) and content negotiation
+(PS3.18 8.7.4), checked once: a malformed value is a 400 with a one-line reason, nothing
+acceptable a 406. Unknown parameters (annotation, charset, iccprofile) are ignored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multidict import MultiMapping
+
+from renderer.params import SourceBox, Window
+from router.errors import InvalidRequest, NotAcceptable
+from router.negotiation import negotiate
+from router.wado_uri import (
+    DEFAULT_QUALITY,
+    GIF,
+    JPEG,
+    MAX_FRAME,
+    MAX_SIDE,
+    PNG,
+    parse_decimal,
+    parse_int,
+    single_values,
+)
+
+OFFERED = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
+ALIASES = {"image/jpg": JPEG}
+KNOWN = ("accept", "quality", "viewport", "window")
+# The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
+WINDOW_FUNCTIONS = ("linear", "linear-exact", "sigmoid")
+
+
+@dataclass(frozen=True, slots=True)
+class Viewport:
+    columns: int  # vw: the output box
+    rows: int  # vh
+    source: SourceBox | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedQuery:
+    media_type: str = JPEG
+    quality: int = DEFAULT_QUALITY
+    viewport: Viewport | None = None
+    window: Window | None = None
+
+
+def parse_viewport(value: str) -> Viewport:
+    """vw,vh[,sx,sy,sw,sh]: the output box, then the source rectangle in pixels; sx,sy may be
+    empty (0) and sw,sh empty (to the image's edge); a negative sw or sh flips."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) not in (2, 6):
+        raise InvalidRequest("viewport must be vw,vh or vw,vh,sx,sy,sw,sh")
+    vw = parse_int("viewport width", parts[0], 1, MAX_SIDE)
+    vh = parse_int("viewport height", parts[1], 1, MAX_SIDE)
+    if len(parts) == 2:
+        return Viewport(vw, vh)
+    sx = parse_int("viewport sx", parts[2], 0, MAX_SIDE) if parts[2] else 0
+    sy = parse_int("viewport sy", parts[3], 0, MAX_SIDE) if parts[3] else 0
+    sw = _signed_side("viewport sw", parts[4])
+    sh = _signed_side("viewport sh", parts[5])
+    return Viewport(vw, vh, SourceBox(sx, sy, sw, sh))
+
+
+def _signed_side(name: str, value: str) -> int | None:
+    if not value:
+        return None
+    negative = value.startswith("-")
+    side = parse_int(name, value.removeprefix("-"), 1, MAX_SIDE)
+    return -side if negative else side
+
+
+def parse_window(value: str) -> Window:
+    """center,width,function (PS3.18 8.3.5.1.4), function one of WINDOW_FUNCTIONS."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 3:
+        raise InvalidRequest("window must be center,width,function")
+    center = parse_decimal("window center", parts[0])
+    width = parse_decimal("window width", parts[1])
+    if width <= 0:
+        raise InvalidRequest(f"window width must be positive, got {width:g}")
+    function = parts[2].lower()
+    if function not in WINDOW_FUNCTIONS:
+        raise InvalidRequest(
+            f"window function must be one of {', '.join(WINDOW_FUNCTIONS)}, got {parts[2]!r}"
+        )
+    return window_with_function(center, width, function)
+
+
+def window_with_function(center: float, width: float, function: str) -> Window:
+    if function != "linear":
+        raise InvalidRequest(f"window function {function} is not supported yet")
+    return Window(center, width)
+
+
+def negotiate_media(accept: str | None) -> str:
+    """The `accept` parameter, else the Accept header; absent or empty means JPEG."""
+    if accept is None or not accept.strip():
+        return JPEG
+    chosen = negotiate(accept, OFFERED, ALIASES)
+    if chosen is None:
+        shown = accept if len(accept) <= 60 else accept[:60] + "…"
+        raise NotAcceptable(
+            f"none of the requested media types is offered ({shown!r}); "
+            f"rendered resources are {', '.join(OFFERED)}"
+        )
+    return chosen
+
+
+def parse(query: MultiMapping[str], accept_header: str | None) -> RenderedQuery:
+    p = single_values(query, KNOWN)
+    return RenderedQuery(
+        media_type=negotiate_media(p.get("accept", accept_header)),
+        quality=parse_int("quality", p["quality"], 1, 100) if "quality" in p else DEFAULT_QUALITY,
+        viewport=parse_viewport(p["viewport"]) if "viewport" in p else None,
+        window=parse_window(p["window"]) if "window" in p else None,
+    )
+
+
+def parse_frame(value: str) -> int:
+    """The 1-based frame of a /frames/{n} target; one frame per request."""
+    if "," in value:
+        raise InvalidRequest("rendered frames are served one at a time: give one frame number")
+    return parse_int("frame number", value, 1, MAX_FRAME)
