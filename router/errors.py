@@ -56,6 +56,7 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.ImageTooLarge: 415,
     render_errors.FrameOutOfRange: 400,
     render_errors.OutputTooLarge: 400,
+    render_errors.SourceOutOfRange: 400,
     render_errors.WorkerCrashed: 502,
     render_errors.RenderTimeout: 504,
     render_errors.PoolOverloaded: 503,

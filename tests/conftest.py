@@ -12,6 +12,7 @@ import pytest
 from tests.support import corpus
 from tests.support.orthanc import Orthanc
 from tests.support.redis_server import RedisServer
+from tests.support.series import Series, write_series
 from tests.support.server import Wadofarm
 
 
@@ -82,3 +83,30 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def series_on_disk(tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]) -> Series:
+    """A five-instance series written to a folder of its own."""
+    return write_series(tmp_path_factory.mktemp("series"), "folder-series")
+
+
+@pytest.fixture(scope="session")
+def wadofarm_series(
+    tmp_path_factory: pytest.TempPathFactory, series_on_disk: Series
+) -> Iterator[Wadofarm]:
+    """wadofarm over the folder that holds only the five-instance series."""
+    folder = series_on_disk.members[0].path.parent
+    log = tmp_path_factory.mktemp("wadofarm-series") / "wadofarm.log"
+    server = Wadofarm(["--dicom-dir", str(folder), "--workers", "1"], log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def orthanc_series(tmp_path_factory: pytest.TempPathFactory, orthanc: LoadedOrthanc) -> Series:
+    """A five-instance series stored in the session's Orthanc (straight, not through wadofarm)."""
+    series = write_series(tmp_path_factory.mktemp("orthanc-series"), "orthanc-series")
+    for member in series.members:
+        assert orthanc.server.upload(member.path)["HttpStatus"] == 200
+    return series

@@ -3,6 +3,7 @@
 "use strict";
 
 const VIEW_SIZE = 512; // the box the series view renders an instance into
+const RETRY_DELAYS = [1000, 4000]; // ms: a busy server's 503/504 deserves another try
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,7 +32,19 @@ function seriesCard(study, series) {
   const image = document.createElement("img");
   image.loading = "eager";
   image.alt = series.description || series.modality || "series";
-  image.addEventListener("error", () => image.classList.add("failed"));
+  let attempt = 0;
+  image.addEventListener("error", () => {
+    if (attempt >= RETRY_DELAYS.length) {
+      image.classList.add("failed");
+      return;
+    }
+    const delay = RETRY_DELAYS[attempt++];
+    image.dataset.retrying = "1";
+    setTimeout(() => {
+      delete image.dataset.retrying;
+      image.src = `${series.thumbnail}?retry=${attempt}`;
+    }, delay);
+  });
   image.src = series.thumbnail;
   card.append(image);
   const label = [series.modality, series.number !== null ? `#${series.number}` : "", series.description]

@@ -112,7 +112,10 @@ class OrthancStore:
                 self._observe(operation, time.monotonic() - started, error)
 
     async def _round_trip(self, method: str, path: str, body: Any) -> bytes:
+        path, _, query = path.partition("?")
         url = self.base.with_path(self.base.path.rstrip("/") + path)
+        if query:
+            url = url.with_query(query)
         data = orjson.dumps(body) if body is not None else None
         for attempt in (1, 2):
             try:

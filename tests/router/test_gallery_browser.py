@@ -1,0 +1,105 @@
+"""The gallery at GET /, in a real headless Chromium: the thumbnails load (natural width > 0)
+through wadofarm's own routes, and the series view pages through the instances."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.support import corpus
+from tests.support.browser import chromium
+from tests.support.http import get
+from tests.support.series import Series
+
+WAIT = 90.0  # seconds for every thumbnail of the page to settle (cold renders on 2 cores)
+
+# For each series card: its UID, whether its thumbnail finished, and its natural width.
+CARDS_JS = """
+return Array.from(document.querySelectorAll('a.series')).map(card => {
+  const img = card.querySelector('img');
+  const settled = img.complete && !img.dataset.retrying;
+  return [card.dataset.series, settled, img.naturalWidth, img.classList.contains('failed')];
+});
+"""
+
+
+def settled_cards(driver: Any) -> list[list[Any]]:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        cards = driver.execute_script(CARDS_JS)
+        if cards and all(complete for _, complete, _, _ in cards):
+            return list(cards)
+        time.sleep(0.2)
+    raise AssertionError(
+        f"thumbnails still loading after {WAIT}s: {driver.execute_script(CARDS_JS)}"
+    )
+
+
+def wait_for(driver: Any, script: str, expected: object) -> object:
+    deadline = time.monotonic() + WAIT
+    value = None
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value == expected:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{script!r} is {value!r}, not {expected!r}")
+
+
+def page_through(driver: Any, base: str, series: Series) -> None:
+    driver.get(f"{base}/#/series/{series.study_uid}/{series.series_uid}")
+    image = (
+        "const i = document.getElementById('instance'); return [i.complete, i.naturalWidth > 0];"
+    )
+    position = "return document.getElementById('position').textContent;"
+    ordered = series.by_number
+    for index, member in enumerate(ordered):
+        wait_for(driver, position, f"{index + 1} / {len(ordered)}")
+        wait_for(driver, image, [True, True])
+        src = driver.execute_script("return document.getElementById('instance').src;")
+        assert member.object_uid in src  # the instances in Instance Number order
+        disabled = driver.execute_script("return document.getElementById('next').disabled;")
+        assert disabled == (index == len(ordered) - 1)
+        if not disabled:
+            driver.find_element("id", "next").click()
+    driver.find_element("id", "previous").click()
+    wait_for(driver, position, f"{len(ordered) - 1} / {len(ordered)}")
+
+
+def test_gallery_over_a_folder(wadofarm_series, series_on_disk) -> None:  # type: ignore[no-untyped-def]
+    page = get(wadofarm_series.url + "/")
+    assert page.status == 200 and page.content_type == "text/html"
+    with chromium() as driver:
+        driver.get(wadofarm_series.url + "/")
+        cards = settled_cards(driver)
+        assert [uid for uid, *_ in cards] == [series_on_disk.series_uid]
+        assert cards[0][2] > 0
+        page_through(driver, wadofarm_series.url, series_on_disk)
+
+
+def test_gallery_over_orthanc(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    expected_ok = {orthanc_series.series_uid}
+    expected_failed = set()
+    for name in orthanc.uploads:
+        if orthanc.stored(name):
+            (expected_ok if corpus.decodable(name) else expected_failed).add(
+                corpus.sample(name).series_uid
+            )
+    with chromium() as driver:
+        driver.get(wadofarm_orthanc.url + "/")
+        cards = settled_cards(driver)
+        loaded = {uid for uid, _, width, _ in cards if width > 0}
+        failed = {uid for uid, _, width, failed in cards if width == 0 and failed}
+        assert expected_ok <= loaded
+        assert expected_failed <= failed
+        explorer = driver.execute_script("return document.getElementById('explorer').hidden;")
+        assert explorer is False
+        page_through(driver, wadofarm_orthanc.url, orthanc_series)
+
+
+@pytest.mark.parametrize("path", ["/gallery/static/gallery.js", "/gallery/static/gallery.css"])
+def test_static_assets(wadofarm_folder, path) -> None:  # type: ignore[no-untyped-def]
+    reply = get(wadofarm_folder.url + path)
+    assert reply.status == 200 and len(reply.body) > 100

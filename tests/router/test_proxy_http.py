@@ -1,0 +1,161 @@
+"""The pass-through to Orthanc: QIDO-RS, STOW-RS, the REST API and Explorer, by real HTTP
+through a real wadofarm to the real Orthanc, compared with asking Orthanc directly."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import corpus
+from tests.support.http import get, request
+from tests.support.images import decode
+from tests.support.server import Wadofarm
+from tests.support.tools import free_port
+
+CINE = "GREYSCALE_CINE.dcm"  # 13 MB: bodies bigger than any one read
+
+
+def test_qido_search_passes_through(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    params = {"PatientID": orthanc_series.patient_id, "includefield": "StudyDescription"}
+    headers = {"Accept": "application/dicom+json"}
+    proxied = get(wadofarm_orthanc.url + "/dicom-web/studies", params=params, headers=headers)
+    direct = get(orthanc.url + "/dicom-web/studies", params=params, headers=headers)
+    assert proxied.status == direct.status == 200, proxied.text
+    assert proxied.content_type == direct.content_type == "application/dicom+json"
+    found = json.loads(proxied.body)
+    assert [study["0020000D"]["Value"][0] for study in found] == [orthanc_series.study_uid]
+    assert found == json.loads(direct.body)
+
+
+def test_qido_series_and_instances(wadofarm_orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    base = f"{wadofarm_orthanc.url}/dicom-web/studies/{orthanc_series.study_uid}"
+    instances = get(f"{base}/series/{orthanc_series.series_uid}/instances")
+    assert instances.status == 200, instances.text
+    uids = {item["00080018"]["Value"][0] for item in json.loads(instances.body)}
+    assert uids == {m.object_uid for m in orthanc_series.members}
+
+
+def _multipart(files: list[Path]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for path in files:
+        parts.append(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+            + path.read_bytes()
+            + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f'multipart/related; type="application/dicom"; boundary={boundary}'
+
+
+def test_stow_upload_then_wadofarm_renders_it(wadofarm_orthanc, orthanc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.series import write_series
+
+    series = write_series(tmp_path, "stow-series")
+    body, content_type = _multipart([m.path for m in series.members])
+    reply = request(
+        "POST",
+        wadofarm_orthanc.url + "/dicom-web/studies",
+        body=body,
+        headers={"Content-Type": content_type, "Accept": "application/dicom+json"},
+    )
+    assert reply.status == 200, reply.text
+    stored = json.loads(reply.body)["00081199"]["Value"]  # Referenced SOP Sequence
+    assert {item["00081155"]["Value"][0] for item in stored} == {
+        m.object_uid for m in series.members
+    }
+    # Orthanc has it, and wadofarm renders it (the series target: the middle instance).
+    member = series.middle
+    target = (
+        f"/dicom-web/studies/{series.study_uid}/series/{series.series_uid}"
+        f"/instances/{member.object_uid}/rendered"
+    )
+    rendered = get(wadofarm_orthanc.url + target, params={"accept": "image/png"})
+    assert rendered.status == 200, rendered.text
+    assert decode(rendered.body).shape == (128, 128)
+    whole = get(
+        f"{wadofarm_orthanc.url}/dicom-web/studies/{series.study_uid}/rendered",
+        params={"accept": "image/png"},
+    )
+    assert whole.body == rendered.body
+
+
+def test_rest_api_and_explorer_pass_through(wadofarm_orthanc, orthanc) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/system", "/statistics", "/app/explorer.html", "/instances/nonexistent"):
+        proxied = get(wadofarm_orthanc.url + path)
+        direct = get(orthanc.url + path)
+        assert proxied.status == direct.status, path
+        assert proxied.content_type == direct.content_type, path
+        if path != "/statistics":  # counters move between the two reads
+            assert proxied.body == direct.body, path
+    head = request("HEAD", wadofarm_orthanc.url + "/system")
+    assert head.status == request("HEAD", orthanc.url + "/system").status
+    assert head.body == b""
+
+
+def test_big_download_streams_byte_for_byte(wadofarm_orthanc, orthanc, catalogue) -> None:  # type: ignore[no-untyped-def]
+    orthanc_id = orthanc.uploads[CINE]["ID"]
+    reply = get(f"{wadofarm_orthanc.url}/instances/{orthanc_id}/file")
+    assert reply.status == 200
+    assert reply.body == catalogue[CINE].read_bytes()
+    assert int(reply.headers["content-length"]) == len(reply.body)
+
+
+def test_big_upload_streams_through(wadofarm_orthanc, orthanc, catalogue) -> None:  # type: ignore[no-untyped-def]
+    reply = request(
+        "POST",
+        wadofarm_orthanc.url + "/instances",
+        body=catalogue[CINE].read_bytes(),
+        headers={"Content-Type": "application/dicom"},
+    )
+    assert reply.status == 200, reply.text
+    answer = json.loads(reply.body)
+    assert answer["Status"] in ("Success", "AlreadyStored")  # overwritten: the same ID
+    assert answer["ID"] == orthanc.uploads[CINE]["ID"]
+    stored = get(f"{orthanc.url}/instances/{answer['ID']}/file")
+    assert stored.body == catalogue[CINE].read_bytes()
+
+
+def test_compressed_answers_stay_compressed(wadofarm_orthanc, orthanc) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Accept-Encoding": "gzip"}
+    proxied = get(wadofarm_orthanc.url + "/tools", headers=headers)
+    direct = get(orthanc.url + "/tools", headers=headers)
+    assert proxied.headers.get("content-encoding") == direct.headers.get("content-encoding")
+    if direct.headers.get("content-encoding") == "gzip":
+        assert gzip.decompress(proxied.body) == gzip.decompress(direct.body)
+    else:
+        assert proxied.body == direct.body
+
+
+def test_wado_stays_wadofarms_for_every_method(wadofarm_orthanc) -> None:  # type: ignore[no-untyped-def]
+    reply = request("POST", wadofarm_orthanc.url + "/wado", params={"requestType": "WADO"})
+    assert reply.status == 405 and "GET" in reply.headers["allow"]
+
+
+@pytest.fixture(scope="module")
+def wadofarm_no_orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wadofarm]:
+    """wadofarm pointed at a port where no Orthanc listens."""
+    log = tmp_path_factory.mktemp("wadofarm-down") / "wadofarm.log"
+    dead = f"http://127.0.0.1:{free_port()}"
+    server = Wadofarm(["--orthanc", dead, "--workers", "1", "--upstream-timeout", "2"], log).start()
+    yield server
+    server.stop()
+
+
+def test_orthanc_down_is_502_and_not_ready(wadofarm_no_orthanc) -> None:  # type: ignore[no-untyped-def]
+    assert get(wadofarm_no_orthanc.url + "/healthz").status == 200
+    ready = get(wadofarm_no_orthanc.url + "/readyz")
+    assert ready.status == 503 and "orthanc store" in ready.text
+    proxied = get(wadofarm_no_orthanc.url + "/system")
+    assert proxied.status == 502 and "unreachable" in proxied.text
+    rendered = get(
+        wadofarm_no_orthanc.url + f"/dicom-web/studies/{corpus.sample(CINE).study_uid}/rendered"
+    )
+    assert rendered.status == 502
+    metrics = get(wadofarm_no_orthanc.url + "/metrics").text
+    assert 'wadofarm_upstream_errors_total{kind="error",operation="proxy"} 1.0' in metrics

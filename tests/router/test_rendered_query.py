@@ -1,0 +1,105 @@
+"""DICOMweb rendered query parameters and Accept negotiation, parsed without a server."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import MultiDict
+
+from renderer.params import SourceBox, Window
+from router.errors import InvalidRequest, NotAcceptable
+from router.rendered_query import RenderedQuery, Viewport, parse, parse_frame
+
+
+def q(header: str | None = None, **params: str) -> RenderedQuery:
+    return parse(MultiDict(params), header)
+
+
+def test_defaults() -> None:
+    query = q()
+    assert query.media_type == "image/jpeg"
+    assert query.quality == 90
+    assert query.viewport is None and query.window is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "image/jpeg"),
+        ("", "image/jpeg"),
+        ("*/*", "image/jpeg"),
+        ("image/*", "image/jpeg"),
+        ("image/png", "image/png"),
+        ("image/gif", "image/gif"),
+        ("image/png;q=0.4, image/gif;q=0.6", "image/gif"),
+        ("image/jpeg;q=0, image/*", "image/png"),
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/jpeg"),
+        ("application/dicom;q=1, image/png;q=0.1", "image/png"),
+    ],
+)
+def test_accept_header(header: str | None, expected: str) -> None:
+    assert q(header).media_type == expected
+
+
+def test_accept_parameter_overrides_the_header() -> None:
+    assert q("image/png", accept="image/gif").media_type == "image/gif"
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/dicom", "image/webp", "multipart/related; type=image/jpeg"]
+)
+def test_nothing_acceptable(accept: str) -> None:
+    with pytest.raises(NotAcceptable):
+        q(accept)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("128,64", Viewport(128, 64)),
+        ("100,100,10,20,30,40", Viewport(100, 100, SourceBox(10, 20, 30, 40))),
+        ("100,100,10,20,-30,-40", Viewport(100, 100, SourceBox(10, 20, -30, -40))),
+        ("100,100,,,,", Viewport(100, 100, SourceBox(0, 0, None, None))),
+        ("100,100,5,,-50,", Viewport(100, 100, SourceBox(5, 0, -50, None))),
+    ],
+)
+def test_viewport(value: str, expected: Viewport) -> None:
+    assert q(viewport=value).viewport == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["128", "1,2,3", "0,10", "10,x", "10,10,-1,0,5,5", "10,10,0,0,0,5", "99999,10"]
+)
+def test_bad_viewport(value: str) -> None:
+    with pytest.raises(InvalidRequest, match="viewport"):
+        q(viewport=value)
+
+
+def test_window() -> None:
+    assert q(window="40,400,linear").window == Window(40.0, 400.0)
+    assert q(window="-600.5,1500,LINEAR").window == Window(-600.5, 1500.0)
+
+
+@pytest.mark.parametrize(
+    "value", ["40,400", "40,400,linear,x", "40,0,linear", "a,400,linear", "40,400,cubic"]
+)
+def test_bad_window(value: str) -> None:
+    with pytest.raises(InvalidRequest, match="window"):
+        q(window=value)
+
+
+@pytest.mark.parametrize("value", ["0", "101", "x", "9.5"])
+def test_bad_quality(value: str) -> None:
+    with pytest.raises(InvalidRequest, match="quality"):
+        q(quality=value)
+
+
+def test_repeated_parameter_is_ambiguous() -> None:
+    with pytest.raises(InvalidRequest, match="2 times"):
+        parse(MultiDict([("quality", "50"), ("quality", "60")]), None)
+
+
+def test_frame_numbers() -> None:
+    assert parse_frame("3") == 3
+    for bad in ("0", "x", "1,2", "-1"):
+        with pytest.raises(InvalidRequest):
+            parse_frame(bad)
