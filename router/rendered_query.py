@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from multidict import MultiMapping
 
-from renderer.params import SourceBox, Window
+from renderer.params import SourceBox, VoiFunction, Window
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import negotiate
 from router.wado_uri import (
@@ -27,7 +27,11 @@ OFFERED = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* 
 ALIASES = {"image/jpg": JPEG}
 KNOWN = ("accept", "quality", "viewport", "window")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
-WINDOW_FUNCTIONS = ("linear", "linear-exact", "sigmoid")
+WINDOW_FUNCTIONS = {
+    "linear": VoiFunction.LINEAR,
+    "linear-exact": VoiFunction.LINEAR_EXACT,
+    "sigmoid": VoiFunction.SIGMOID,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +92,7 @@ def parse_window(value: str) -> Window:
 
 
 def window_with_function(center: float, width: float, function: str) -> Window:
-    if function != "linear":
-        raise InvalidRequest(f"window function {function} is not supported yet")
-    return Window(center, width)
+    return Window(center, width, WINDOW_FUNCTIONS[function])
 
 
 def negotiate_media(accept: str | None) -> str:

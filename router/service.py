@@ -108,9 +108,21 @@ class RenderService:
         return entry
 
     def stats_snapshot(self) -> dict[str, float]:
-        """The cache's and the pool's counters, for /metrics."""
+        """The caches' and the pool's counters, for /metrics."""
         cache, pool = self.cache, self.pool
-        return {
+        l2: dict[str, float] = {}
+        if self.l2 is not None:
+            stats = self.l2.stats
+            l2 = {
+                "wadofarm_l2_hits": stats.hits,
+                "wadofarm_l2_misses": stats.misses,
+                "wadofarm_l2_writes": stats.writes,
+                "wadofarm_l2_errors": stats.errors,
+                "wadofarm_l2_skipped": stats.skipped,
+                "wadofarm_l2_dropped": stats.dropped,
+                "wadofarm_l2_up": 1.0 if self.l2.up else 0.0,
+            }
+        return l2 | {
             "wadofarm_cache_hits": cache.stats.hits,
             "wadofarm_cache_misses": cache.stats.misses,
             "wadofarm_cache_evictions": cache.stats.evictions,

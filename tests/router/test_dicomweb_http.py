@@ -243,3 +243,30 @@ def test_study_and_series_show_the_middle_instance(request, kind, resource) -> N
         if member is not series.middle:
             path = f"{_series_targets(series)[1]}/instances/{member.object_uid}/{resource}"
             assert get(server.url + path).body != middle.body
+
+
+@pytest.mark.parametrize(
+    ("function", "voi"),
+    [("linear-exact", "LINEAR_EXACT"), ("sigmoid", "SIGMOID"), ("linear", "LINEAR")],
+)
+def test_window_functions_render_as_the_renderer_does(
+    wadofarm_folder, catalogue, function, voi
+) -> None:  # type: ignore[no-untyped-def]
+    from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
+    from renderer.pipeline import render
+
+    reply = get(
+        wadofarm_folder.url + instance_path(MR) + "/rendered",
+        params={"accept": "image/png", "window": f"300,200,{function}", "viewport": "128,128"},
+    )
+    assert reply.status == 200, reply.text
+    expected = render(
+        str(catalogue[MR]),
+        RenderParams(
+            output=OutputFormat.PNG,
+            rows=128,
+            columns=128,
+            window=Window(300, 200, VoiFunction[voi]),
+        ),
+    )
+    assert reply.body == expected.data
