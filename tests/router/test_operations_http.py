@@ -81,14 +81,11 @@ def test_counters_move_by_the_right_amounts(ops_server) -> None:  # type: ignore
     assert delta(middle, after, "wadofarm_renders_total") == 1
     entries = after[("wadofarm_cache_entries", ())]
     assert entries >= 3 and after[("wadofarm_cache_bytes", ())] > 0
-    # Upstream: one lookup of CT (cached after), one for the unknown UID; a file read per render.
+    # Upstream: one lookup of CT (cached after), one for the unknown UID. The workers fetch the
+    # files from Orthanc themselves: those round trips are not the router's to count.
     assert (
         delta(before, after, "wadofarm_upstream_request_duration_seconds_count", operation="find")
         == 2
-    )
-    assert (
-        delta(before, after, "wadofarm_upstream_request_duration_seconds_count", operation="file")
-        == 4
     )
     assert after[("wadofarm_render_queue_depth", ())] == 0
     assert after[("wadofarm_render_workers_alive", ())] == 1
