@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cache-mb", type=float, default=sd.cache_mb, help="L1 per node")
     sc.add_argument("--redis-mb", type=int, default=sd.redis_mb)
     sc.add_argument("--max-requests", type=int, default=sd.max_requests, help="per row")
+    sc.add_argument("--repeat", type=int, default=sd.repeat, help="rounds; medians are shown")
     sc.add_argument("--cache", type=Path, default=sd.cache, help="generated series")
     sc.add_argument("--out", type=Path, default=RESULTS, help="scale-latest.json goes here")
     sc.add_argument("--markdown", type=Path, help="also rewrite this file's scale section")
@@ -152,6 +153,7 @@ def run_scale(args: argparse.Namespace, command: str) -> None:
         cache_mb=args.cache_mb,
         redis_mb=args.redis_mb,
         max_requests=args.max_requests,
+        repeat=args.repeat,
         cache=args.cache,
     )
     try:

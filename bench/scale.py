@@ -15,9 +15,11 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import mean, median
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,7 @@ class ScaleOptions:
     cache_mb: float = 8.0  # per node: less than the renders asked for, as on a real farm
     redis_mb: int = 256
     max_requests: int = 200_000
+    repeat: int = 1  # rounds of every row, interleaved: the table shows medians
     cache: Path = Path.home() / ".cache" / "wadofarm-bench"
 
 
@@ -167,7 +170,7 @@ def plan(o: ScaleOptions) -> list[tuple[int, str, bool]]:
 def run(o: ScaleOptions, *, show_progress: bool = True) -> dict[str, Any]:
     data = series.build(o.cache, o.slices, o.kind)
     targets = renders(data)
-    runs = plan(o)
+    runs = plan(o) * max(1, o.repeat)  # round after round, so noise spreads over every row
     progress = Progress(len(runs)) if show_progress else None
     results: dict[str, Any] = {
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(o).items()},
@@ -208,6 +211,29 @@ def _percent(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _row(points: list[dict[str, Any]]) -> str:
+    """One table row from the rounds of one configuration: medians, and the range of req/s."""
+    first = points[0]
+    rps = sorted(p["rps"] for p in points)
+    shown = f"{median(rps):.0f}" + (f" ({rps[0]:.0f}–{rps[-1]:.0f})" if len(rps) > 1 else "")
+    caches = {c: mean(p["caches"][c] for p in points) for c in ("L1", "L2", "render")}
+    totals: Counter[str] = Counter()
+    for p in points:
+        totals.update({k: v for k, v in p["per_node"].items() if k != "-"})
+    answered = sum(totals.values()) or 1
+    shares = " / ".join(f"{100 * totals[k] / answered:.0f}" for k in sorted(totals))
+    balance = "-" if first["nodes"] == 1 else first["balance"].replace("_", " ")
+    return (
+        f"| {first['nodes']} | {balance} | {'Redis' if first['l2'] else 'none'} | {shown} "
+        f"| {median(p['p50_ms'] for p in points):.1f} / "
+        f"{median(p['p99_ms'] for p in points):.1f} / {max(p['max_ms'] for p in points):.0f} "
+        f"| {_percent(caches['L1'])} | {_percent(caches['L2'])} "
+        f"| {_percent(caches['render'])} | {_percent(1 - caches['render'])} "
+        f"| {sum(p['errors'] for p in points)} | {shares} "
+        f"| {max(p['load1'] for p in points):.1f} |"
+    )
+
+
 def markdown(results: dict[str, Any], command: str) -> str:
     o, m = results["options"], results["machine"]
     lines = [
@@ -230,23 +256,19 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"and an empty Redis each row. Each node's own cache is {o['cache_mb']:g} MiB (smaller "
         f"than the renders asked for); Redis has {o['redis_mb']} MiB, allkeys-lru.",
         "- L1 / L2 / render: where the measured answers came from (nginx's log of "
-        "X-Wadofarm-Cache); hits = L1 + L2. Per node: requests each node answered.",
+        "X-Wadofarm-Cache); hits = L1 + L2. Per node: % of the requests each node answered. "
+        "Load: the highest 1-minute load average at the end of a row (other work on the "
+        f"machine shows there). Every row ran {o['repeat']} time(s), round after round; "
+        "req/s, p50 and p99 are medians (req/s with its range), max the highest.",
         "",
         "| nodes | balancing | L2 | req/s | p50 / p99 / max ms | L1 | L2 | render | hits "
-        "| errors | per node |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| errors | per node % | load |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
+    groups: dict[tuple[int, str, bool], list[dict[str, Any]]] = {}
     for p in results["points"]:
-        caches = p["caches"]
-        balance = "-" if p["nodes"] == 1 else p["balance"].replace("_", " ")
-        per_node = " / ".join(str(v) for k, v in p["per_node"].items() if k != "-")
-        lines.append(
-            f"| {p['nodes']} | {balance} | {'Redis' if p['l2'] else 'none'} | {p['rps']:.0f} "
-            f"| {p['p50_ms']:.1f} / {p['p99_ms']:.1f} / {p['max_ms']:.0f} "
-            f"| {_percent(caches['L1'])} | {_percent(caches['L2'])} "
-            f"| {_percent(caches['render'])} | {_percent(1 - caches['render'])} "
-            f"| {p['errors']} | {per_node} |"
-        )
+        groups.setdefault((p["nodes"], p["balance"], p["l2"]), []).append(p)
+    lines += [_row(points) for points in groups.values()]
     lines += ["", END_MARKER]
     return "\n".join(lines) + "\n"
 
