@@ -160,6 +160,8 @@ def run_scale(args: argparse.Namespace, command: str) -> None:
         results = scale.run(options)
     except SetupError as exc:
         sys.exit(f"bench: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted; every process it started is stopped")
     args.out.mkdir(parents=True, exist_ok=True)
     raw = json.dumps(results, indent=1)
     (args.out / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(raw)

@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import mean, median
@@ -28,6 +32,7 @@ import uvloop
 from bench import cpu, procs, series
 from bench.farm import BALANCES, Nginx, RedisServer
 from bench.load import Load, Target, closed_loop
+from bench.procs import SetupError
 from bench.progress import Progress
 from bench.report import NOTES_MARKER
 from bench.runner import machine_info
@@ -126,6 +131,7 @@ def run_one(
         ).start()
         warm = Load("closed", o.concurrency, o.warmup, o.max_requests)
         loop.run(closed_loop("127.0.0.1", nginx.port, zipf_target(targets, DRAWS // 2), warm))
+        checkpoint()
         since = nginx.log_size()
         load = Load("closed", o.concurrency, o.duration, o.max_requests)
         outcome = loop.run(closed_loop("127.0.0.1", nginx.port, zipf_target(targets, 0), load))
@@ -167,7 +173,41 @@ def plan(o: ScaleOptions) -> list[tuple[int, str, bool]]:
     return runs
 
 
+_stopping = threading.Event()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the run at the next step (a load phase at most), through the
+    `finally`s that stop every process it started; a second signal ends it at once. (Raising
+    from a handler that fires inside the event loop can leave a process behind.)"""
+
+    def stop(signum: int, frame: object) -> None:
+        if _stopping.is_set():
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        _stopping.set()
+        logger.warning("stopping after this step (again to stop at once)")
+
+    _stopping.clear()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def checkpoint() -> None:
+    if _stopping.is_set():
+        raise KeyboardInterrupt("stopped by a signal")
+
+
 def run(o: ScaleOptions, *, show_progress: bool = True) -> dict[str, Any]:
+    with interruptible():
+        return _run(o, show_progress)
+
+
+def _run(o: ScaleOptions, show_progress: bool) -> dict[str, Any]:
     data = series.build(o.cache, o.slices, o.kind)
     targets = renders(data)
     runs = plan(o) * max(1, o.repeat)  # round after round, so noise spreads over every row
@@ -186,7 +226,10 @@ def run(o: ScaleOptions, *, show_progress: bool = True) -> dict[str, Any]:
         results["machine"]["orthanc"] = orthanc.version()
         orthanc.upload(list(data.files))
         for nodes, balance, l2 in runs:
+            checkpoint()
             point = run_one(o, orthanc, targets, workdir, loop, nodes, balance, l2)
+            if orthanc.process is None or orthanc.process.poll() is not None:
+                raise SetupError(f"Orthanc exited during the run: {orthanc.workdir}")
             results["points"].append(point)
             if progress is not None:
                 progress.step(
