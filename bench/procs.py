@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,9 +29,17 @@ class SetupError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range (32768+), so that neither another
+    suite's bind(0) nor the outgoing connections of a load test can take it before we do."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def http_request(

@@ -20,6 +20,8 @@ class Orthanc:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Unique, so wait_ready can tell our Orthanc from another suite's on a reused port.
+        self.name = f"wadofarm-test-{os.getpid()}-{self.port}-{time.monotonic_ns()}"
         self.users = users
         self.process: subprocess.Popen[bytes] | None = None
         self.auth_header = {}
@@ -33,7 +35,7 @@ class Orthanc:
     def config(self) -> dict[str, object]:
         storage = str(self.workdir / "db")
         return {
-            "Name": "wadofarm-test",
+            "Name": self.name,
             "HttpPort": self.port,
             "StorageDirectory": storage,
             "IndexDirectory": storage,
@@ -78,7 +80,10 @@ class Orthanc:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"Orthanc exited: {self.log_tail()}")
             try:
-                if get(self.url + "/system", headers=self.auth_header, timeout=1).status == 200:
+                reply = get(self.url + "/system", headers=self.auth_header, timeout=1)
+                if reply.status == 200:
+                    if json.loads(reply.body).get("Name") != self.name:
+                        raise RuntimeError(f"another Orthanc answers on port {self.port}")
                     return
             except OSError:
                 pass
