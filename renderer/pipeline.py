@@ -17,6 +17,7 @@ from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.reduced import reduced_frame
 from renderer.viewport import apply_flips, layout
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -24,11 +25,11 @@ GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 def render_frame(ds: Dataset, info: ImageInfo, params: RenderParams, geometry: Plan) -> np.ndarray:
     """Frame `params.frame` to 8-bit gray or RGB pixels at the output size."""
-    frame, photometric = decode_frame(ds, info, params.frame)
+    frame, photometric, crop = _frame(ds, info, params, geometry)
     if photometric in GRAYSCALE and frame.ndim == 2:
-        image = render_grayscale(ds, params, info.stored, photometric, frame, geometry.crop)
+        image = render_grayscale(ds, params, info.stored, photometric, frame, crop)
     else:
-        image = render_color(ds, info.stored, photometric, frame, geometry.crop)
+        image = render_color(ds, info.stored, photometric, frame, crop)
     return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 
@@ -64,6 +65,20 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
     )
+
+
+def _frame(
+    ds: Dataset, info: ImageInfo, params: RenderParams, geometry: Plan
+) -> tuple[np.ndarray, str, tuple[slice, slice]]:
+    """The frame's cells, their photometric interpretation and the crop to take: a thumbnail of
+    a whole compressed frame is decoded at reduced resolution where the codec allows."""
+    whole = (geometry.x0, geometry.y0, geometry.x1, geometry.y1) == (0, 0, info.columns, info.rows)
+    if whole:
+        small = reduced_frame(ds, info, params.frame, geometry.height, geometry.width)
+        if small is not None:
+            return small, info.photometric, (slice(None), slice(None))
+    frame, photometric = decode_frame(ds, info, params.frame)
+    return frame, photometric, geometry.crop
 
 
 __all__ = ["render"]

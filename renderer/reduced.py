@@ -1,0 +1,122 @@
+"""Decode a compressed frame straight at thumbnail size, when the codec can.
+
+JPEG 2000 (PS3.5 A.4.4) stores a wavelet pyramid: resolution level k is the image shrunk 2^k
+times, and openjpeg decodes it without the finer levels (~2.6 ms for 128x128 of a 512x512 CT
+slice against ~28 ms for the full frame). JPEG baseline (PS3.5 A.4.1) scales in the DCT:
+libjpeg-turbo decodes 1/2, 1/4 or 1/8 size by dropping coefficients. Both give a low-pass
+version of the stored values that the display pipeline then windows, so a thumbnail can differ
+from the area mean of the full render by a level or two where a block straddles the window's
+ends; full-size renders never come here.
+
+Only grayscale single-sample frames whose codestream matches the header (precision = Bits
+Stored, signedness = Pixel Representation) are reduced; anything else returns None and takes the
+full decode.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+import simplejpeg
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
+from pydicom.uid import JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit
+
+from renderer.decode import ImageInfo
+
+logger = logging.getLogger(__name__)
+
+GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+J2K = (JPEG2000Lossless, JPEG2000)
+SOC_SIZ = b"\xff\x4f\xff\x51"  # a raw codestream: start of codestream, then the SIZ marker
+SSIZ0 = 42  # offset of the first component's Ssiz byte (sign bit + precision - 1), ITU T.800 A.5.1
+MIN_FACTOR = 2  # below a 2x shrink the full decode is as cheap
+
+
+def _codestream(ds: Dataset, info: ImageInfo, frame: int) -> bytes | None:
+    try:
+        return get_frame(ds.PixelData, frame, number_of_frames=info.frames)
+    except Exception:  # a malformed encapsulation: let the full decoder report it
+        return None
+
+
+def levels(rows: int, columns: int, out_rows: int, out_columns: int) -> int:
+    """The most 2x reductions that keep the frame at least the output size each way."""
+    k = 0
+    while -(-rows // 2 ** (k + 1)) >= out_rows and -(-columns // 2 ** (k + 1)) >= out_columns:
+        k += 1
+    return k
+
+
+def _j2k(stream: bytes, info: ImageInfo, out_rows: int, out_columns: int) -> np.ndarray | None:
+    if not stream.startswith(SOC_SIZ) or len(stream) <= SSIZ0:
+        return None  # a JP2 file or garbage: the full decoder knows what to do
+    ssiz = stream[SSIZ0]
+    signed, precision = bool(ssiz & 0x80), (ssiz & 0x7F) + 1
+    if signed != (info.pixel_representation == 1) or precision != info.bits_stored:
+        return None
+    if precision > 16:
+        return None
+    k = levels(info.rows, info.columns, out_rows, out_columns)
+    if k == 0:
+        return None
+    with Image.open(io.BytesIO(stream)) as image:
+        image.reduce = k  # type: ignore[assignment]  # Pillow's JPEG 2000 resolution level
+        image.load()
+        mode = image.mode
+        cells = np.asarray(image)
+    if mode == "L":
+        wide = cells.astype(np.int32)
+        if signed:  # Pillow moves signed 8-bit values up by 2^(precision-1)
+            wide -= 1 << (precision - 1)
+    elif mode.startswith("I;16"):
+        # Pillow scales to 16 bits and moves signed values up: u = (v + 2^(p-1)) << (16 - p).
+        wide = cells.astype(np.int32) >> (16 - precision)
+        if signed:
+            wide -= 1 << (precision - 1)
+    else:
+        return None
+    return wide.astype(np.int16 if signed else np.uint16)
+
+
+def _jpeg(stream: bytes, info: ImageInfo, out_rows: int, out_columns: int) -> np.ndarray | None:
+    if info.bits_stored != 8 or info.pixel_representation != 0:
+        return None
+    try:
+        small: np.ndarray = simplejpeg.decode_jpeg(
+            stream,
+            colorspace="GRAY",
+            min_height=out_rows,
+            min_width=out_columns,
+            min_factor=MIN_FACTOR,
+        )
+    except ValueError:
+        return None
+    return small[:, :, 0]  # (rows, columns, 1) for GRAY
+
+
+def reduced_frame(
+    ds: Dataset, info: ImageInfo, frame: int, out_rows: int, out_columns: int
+) -> np.ndarray | None:
+    """The frame's cells decoded at the coarsest resolution still at least out_rows x
+    out_columns, or None when that is not possible (or not worth it) for this frame."""
+    if info.samples != 1 or info.photometric not in GRAYSCALE or not 0 <= frame < info.frames:
+        return None
+    if out_rows * MIN_FACTOR > info.rows or out_columns * MIN_FACTOR > info.columns:
+        return None
+    ts = info.transfer_syntax
+    if ts not in J2K and ts != JPEGBaseline8Bit:
+        return None
+    stream = _codestream(ds, info, frame)
+    if stream is None:
+        return None
+    try:
+        if ts in J2K:
+            return _j2k(stream, info, out_rows, out_columns)
+        return _jpeg(stream, info, out_rows, out_columns)
+    except (OSError, ValueError, SyntaxError) as exc:  # leave the error to the full decoder
+        logger.debug("reduced decode failed, decoding in full: %s", exc)
+        return None

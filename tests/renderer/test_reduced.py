@@ -1,0 +1,130 @@
+"""Reduced-resolution decodes for thumbnails (JPEG 2000 resolution levels, JPEG DCT scaling):
+the values keep their sign and bit depth, match the area mean of the full decode on smooth
+content, and anything the codec cannot reduce falls back to the full decode."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+import pytest
+import simplejpeg
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit
+
+from renderer.decode import image_info, read_dataset
+from renderer.params import RenderParams
+from renderer.pipeline import render
+from renderer.reduced import levels, reduced_frame
+
+SIZE = 128
+
+
+def smooth(lo: int, hi: int) -> np.ndarray:
+    """A gentle 2-D ramp over the whole range: no edges for the wavelet to ring on."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1)
+    return lo + (hi - lo) * (0.5 + 0.25 * np.sin(3 * x) + 0.25 * np.cos(2 * y) * x)
+
+
+def dataset(values: np.ndarray, bits: int, signed: bool) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.Rows, ds.Columns = values.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16 if bits > 8 else 8
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = int(signed)
+    ds.PixelData = values.tobytes()
+    return ds
+
+
+def to_bytes(ds: Dataset) -> bytes:
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def j2k(bits: int, signed: bool) -> tuple[bytes, np.ndarray]:
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    values = np.rint(smooth(lo, hi)).astype(np.int16 if signed else np.uint16)
+    ds = dataset(values, bits, signed)
+    ds.compress(JPEG2000Lossless, values, generate_instance_uid=False)
+    return to_bytes(ds), values
+
+
+def jpeg8() -> tuple[bytes, np.ndarray]:
+    values = np.rint(smooth(0, 255)).astype(np.uint8)
+    ds = dataset(values, 8, False)
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.PixelData = encapsulate([bytes(simplejpeg.encode_jpeg(values[:, :, None], 95, "GRAY"))])
+    ds["PixelData"].VR = "OB"
+    return to_bytes(ds), values
+
+
+def area_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    n = SIZE // factor
+    return values.astype(np.float64).reshape(n, factor, n, factor).mean(axis=(1, 3))
+
+
+def test_levels_keep_the_frame_at_least_the_output_size() -> None:
+    assert levels(512, 512, 128, 128) == 2
+    assert levels(512, 512, 129, 100) == 1
+    assert levels(512, 300, 64, 64) == 2  # 300 -> 150 -> 75, not 38
+    assert levels(100, 100, 100, 100) == 0
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+@pytest.mark.parametrize("bits", [10, 12, 16])
+def test_jpeg2000_levels_keep_sign_and_bit_depth(bits: int, signed: bool) -> None:
+    data, values = j2k(bits, signed)
+    ds = read_dataset(data)
+    small = reduced_frame(ds, image_info(ds, 10**8), 0, 32, 32)
+    assert small is not None and small.shape == (32, 32)
+    assert small.dtype == (np.int16 if signed else np.uint16)
+    span = float(values.max()) - float(values.min())
+    # The wavelet's low band follows the area mean on smooth content, within its filter's
+    # reach (it is centred on a block's first pixel, not its middle); a wrong offset or bit
+    # shift would be off by half the range or more.
+    assert np.abs(small - area_mean(values, 4)).max() <= 0.05 * span
+
+
+def test_jpeg_baseline_scales_in_the_dct() -> None:
+    data, values = jpeg8()
+    ds = read_dataset(data)
+    small = reduced_frame(ds, image_info(ds, 10**8), 0, 32, 32)
+    assert small is not None and small.shape == (32, 32) and small.dtype == np.uint8
+    assert np.abs(small - area_mean(values, 4)).max() <= 3
+
+
+def decoded(result_data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(result_data)) as image:
+        return np.asarray(image).astype(np.float64)
+
+
+@pytest.mark.parametrize("codec", ["j2k", "jpeg"])
+def test_a_reduced_thumbnail_looks_like_the_full_one(codec: str) -> None:
+    data = j2k(12, True)[0] if codec == "j2k" else jpeg8()[0]
+    thumb = decoded(render(data, RenderParams(rows=32, columns=32)).data)
+    full = decoded(render(data, RenderParams()).data)
+    assert thumb.shape == (32, 32)
+    assert np.abs(thumb - area_mean(full, 4)).mean() <= 2.0
+
+
+def test_what_cannot_be_reduced_is_decoded_in_full() -> None:
+    data, values = j2k(12, False)
+    ds = read_dataset(data)
+    info = image_info(ds, 10**8)
+    assert reduced_frame(ds, info, 0, 100, 100) is None  # less than a 2x shrink
+    assert reduced_frame(ds, info, 1, 32, 32) is None  # no such frame
+    native = read_dataset(to_bytes(dataset(values, 12, False)))
+    assert reduced_frame(native, image_info(native, 10**8), 0, 32, 32) is None
+    cropped = render(data, RenderParams(rows=16, columns=16, region=None))
+    assert (cropped.width, cropped.height) == (16, 16)
