@@ -28,7 +28,10 @@ from bench.scenarios import Scenario, all_scenarios
 logger = logging.getLogger(__name__)
 
 # wadofarm's flags per scenario profile: "cold" turns its caches off so every request renders.
-PROFILES: dict[str, tuple[str, ...]] = {"cold": ("--cache-mb", "0"), "warm": ()}
+PROFILES: dict[str, tuple[str, ...]] = {
+    "cold": ("--cache-mb", "0", "--frame-cache-mb", "0"),
+    "warm": (),
+}
 SERVERS = ("wadofarm", "orthanc")
 OPEN_LOOP_IN_FLIGHT = 256
 WARMUP_CONNECTIONS = 8

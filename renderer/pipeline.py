@@ -4,10 +4,12 @@ process runs it, and so can a test or a benchmark, without any server."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 
 import numpy as np
 from pydicom.dataset import Dataset
 
+from renderer import frames
 from renderer.animation import frame_delays
 from renderer.color import render_color
 from renderer.decode import ImageInfo, decode_frame, image_info, read_dataset
@@ -23,9 +25,22 @@ from renderer.viewport import apply_flips, layout
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 
-def render_frame(ds: Dataset, info: ImageInfo, params: RenderParams, geometry: Plan) -> np.ndarray:
-    """Frame `params.frame` to 8-bit gray or RGB pixels at the output size."""
-    frame, photometric, crop = _frame(ds, info, params, geometry)
+def render_frame(
+    ds: Dataset,
+    info: ImageInfo,
+    params: RenderParams,
+    geometry: Plan,
+    cached: frames.Decoded | None = None,
+    key: Hashable | None = None,
+) -> np.ndarray:
+    """Frame `params.frame` to 8-bit gray or RGB pixels at the output size. `cached` is this
+    frame decoded earlier; a full decode is kept under `key` for the next render."""
+    if cached is not None:
+        frame, photometric, crop = cached.frame, cached.photometric, geometry.crop
+    else:
+        frame, photometric, crop = _frame(ds, info, params, geometry)
+        if key is not None and crop == geometry.crop:
+            _keep(key, ds, info, frame, photometric)
     if photometric in GRAYSCALE and frame.ndim == 2:
         image = render_grayscale(ds, params, info.stored, photometric, frame, crop)
     else:
@@ -34,10 +49,13 @@ def render_frame(ds: Dataset, info: ImageInfo, params: RenderParams, geometry: P
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
-    if isinstance(source, HttpSource):
-        source = fetch(source)
-    ds = read_dataset(source)
-    info = image_info(ds, params.max_pixels)
+    key = frames.key_for(source, params.frame) if frames.CACHE.max_bytes else None
+    cached = frames.CACHE.get(key) if key is not None else None
+    if cached is not None:  # decoded a moment ago by this worker: no fetch, no decode
+        ds, info = cached.ds, cached.info
+    else:
+        ds = read_dataset(fetch(source) if isinstance(source, HttpSource) else source)
+        info = image_info(ds, params.max_pixels)
     geometry = layout(info.rows, info.columns, params, info.pixel_aspect)
     animated = params.animate and params.output is OutputFormat.GIF and info.frames > 1
     count = info.frames if animated else 1
@@ -54,7 +72,8 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         ]
         data = encode_gif(images, frame_delays(ds, info.frames))
     else:
-        data = encode(render_frame(ds, info, params, geometry), params.output, params.quality)
+        image = render_frame(ds, info, params, geometry, cached, key)
+        data = encode(image, params.output, params.quality)
     return RenderResult(
         data=data,
         output=params.output,
@@ -65,6 +84,16 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
     )
+
+
+def _keep(key: Hashable, ds: Dataset, info: ImageInfo, frame: np.ndarray, photometric: str) -> None:
+    """Cache a full grayscale decode (the window-drag case); read-only, so no stage can change
+    what the next render of this frame starts from."""
+    if photometric in GRAYSCALE and frame.ndim == 2:
+        frame.flags.writeable = False
+        frames.CACHE.put(
+            key, frames.Decoded(ds, info, frame, photometric, frames.measure(ds, frame))
+        )
 
 
 def _frame(

@@ -74,10 +74,12 @@ class RenderPool:
         max_queue: int = 1000,
         render_timeout: float = 30.0,
         start_timeout: float = 60.0,
+        frame_cache_bytes: int = 0,
     ) -> None:
         self.size = max(1, workers)
         self.render_timeout = render_timeout
         self.start_timeout = start_timeout
+        self.frame_cache_bytes = frame_cache_bytes  # per worker (renderer.frames)
         self.max_queue = max_queue
         self.stats = PoolStats()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_queue)
@@ -140,7 +142,10 @@ class RenderPool:
     async def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()
         process = MP_CONTEXT.Process(
-            target=worker.main, args=(theirs,), daemon=True, name="wadofarm-render"
+            target=worker.main,
+            args=(theirs, self.frame_cache_bytes),
+            daemon=True,
+            name="wadofarm-render",
         )
         loop = asyncio.get_running_loop()
         try:

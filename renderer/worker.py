@@ -15,10 +15,13 @@ logger = logging.getLogger(__name__)
 READY = "ready"
 
 
-def main(sock: socket.socket) -> None:
+def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
     # Ctrl+C in a terminal reaches the whole process group; the router shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from renderer import frames
     from renderer.pipeline import render  # imports numpy, pydicom and the codecs once
+
+    frames.configure(frame_cache_bytes)
 
     wire.send_blocking(sock, READY)
     while True:

@@ -87,7 +87,10 @@ async def service_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     store = await open_store(config, app[METRICS])
     pool = RenderPool(
-        config.workers, max_queue=config.max_queue, render_timeout=config.render_timeout
+        config.workers,
+        max_queue=config.max_queue,
+        render_timeout=config.render_timeout,
+        frame_cache_bytes=int(config.frame_cache_mb * 2**20),
     )
     l2 = open_l2(config)
     try:

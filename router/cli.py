@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(WADOFARM_MAX_PIXELS; 100000000)",
     )
     add(
+        "--frame-cache-mb",
+        type=float,
+        default=float(_env("FRAME_CACHE_MB", str(defaults.frame_cache_mb)) or 0),
+        help="decoded frames each render worker keeps for re-renders such as a window drag, "
+        "in MiB; 0 turns it off (WADOFARM_FRAME_CACHE_MB; 64)",
+    )
+    add(
         "--default-window",
         choices=[m.value for m in DefaultWindow],
         default=_env("DEFAULT_WINDOW", defaults.default_window.value),
@@ -207,6 +214,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         render_timeout=args.render_timeout,
         max_queue=args.max_queue,
         max_pixels=args.max_pixels,
+        frame_cache_mb=args.frame_cache_mb,
         default_window=DefaultWindow(args.default_window),
         cache_control=args.cache_control,
         access_log=not args.no_access_log,

@@ -31,6 +31,7 @@ class Config:
     render_timeout: float = 30.0
     max_queue: int = 1000
     max_pixels: int = 100_000_000
+    frame_cache_mb: float = 64
     default_window: DefaultWindow = DefaultWindow.ORTHANC
     cache_control: str = "private, max-age=3600"
     access_log: bool = True

@@ -1,0 +1,98 @@
+"""A bounded cache of decoded frames in each render worker.
+
+A window drag, a zoom or a thumbnail after the full view re-renders an instance that the same
+worker decoded a moment ago; with the frame cached that costs no fetch from Orthanc and no
+decode, only the display pipeline and the encoder. Keys name the content: the store's key for
+a fetched file (an Orthanc ID; Orthanc derives it from the UIDs), or a path with its size and
+modification time. Files sent as bytes are not cached: they have no cheap name.
+
+Off (0 bytes) unless the worker configures it, so `render()` called directly stays pure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from renderer.decode import ImageInfo, Source
+from renderer.fetch import HttpSource, RenderSource
+
+OVERHEAD = 16_384  # bytes counted per entry for the parsed header
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    ds: Dataset
+    info: ImageInfo
+    frame: np.ndarray
+    photometric: str
+    size: int  # bytes held: the file's pixel data and the decoded frame
+
+
+def key_for(source: RenderSource, frame: int) -> Hashable | None:
+    if isinstance(source, HttpSource):
+        return ("http", source.base, source.key, frame)
+    if isinstance(source, str):
+        try:
+            stat = os.stat(source)
+        except OSError:
+            return None  # the decoder reports the missing file
+        return ("path", source, stat.st_size, stat.st_mtime_ns, frame)
+    return None
+
+
+def measure(ds: Dataset, frame: np.ndarray) -> int:
+    pixel_data = ds.get("PixelData")
+    held = len(pixel_data) if isinstance(pixel_data, bytes | bytearray) else 0
+    base = frame.base if isinstance(frame.base, bytes | bytearray) else None
+    return OVERHEAD + held + (0 if base is not None else frame.nbytes)
+
+
+class FrameCache:
+    def __init__(self, max_bytes: int = 0) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, Decoded] = OrderedDict()
+
+    def get(self, key: Hashable) -> Decoded | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: Hashable, entry: Decoded) -> None:
+        if entry.size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old.size
+        self._entries[key] = entry
+        self.bytes += entry.size
+        while self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= evicted.size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+CACHE = FrameCache()
+
+
+def configure(max_bytes: int) -> None:
+    """Called once by a worker at start: this process's frame cache size."""
+    global CACHE
+    CACHE = FrameCache(max_bytes)
+
+
+__all__ = ["CACHE", "Decoded", "FrameCache", "Source", "configure", "key_for", "measure"]
