@@ -8,6 +8,7 @@ UID-to-ID mapping can be cached for as long as the instance exists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -69,6 +70,8 @@ class OrthancStore:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._ids: BoundedDict[tuple[str, str | None, str | None], str] = BoundedDict(map_entries)
+        self._listed: BoundedDict[tuple[str, str], bool] = BoundedDict(10_000)  # series mapped
+        self._listing: dict[tuple[str, str], asyncio.Future[list[InstanceSummary]]] = {}
         self._observe = observe
 
     @property
@@ -153,6 +156,9 @@ class OrthancStore:
     ) -> Instance:
         key = (object_uid, study_uid, series_uid)
         orthanc_id = self._ids.get(key)
+        if orthanc_id is None and study_uid and series_uid:
+            await self._prefetch(study_uid, series_uid)
+            orthanc_id = self._ids.get(key)
         if orthanc_id is None:
             query = {"SOPInstanceUID": object_uid}
             if study_uid:
@@ -176,6 +182,23 @@ class OrthancStore:
             orthanc_id = found[0]
             self._ids.put(key, orthanc_id)
         return Instance(object_uid, orthanc_id)
+
+    async def _prefetch(self, study_uid: str, series_uid: str) -> None:
+        """Map a whole series in one find when its first instance is asked for: a viewer asks
+        for the rest next, and each lookup would cost Orthanc ~1-2 ms (a find per instance).
+        Concurrent first requests share one find; a series is listed once (instances added
+        later take the per-instance find)."""
+        series = (study_uid, series_uid)
+        if self._listed.get(series):
+            return
+        task = self._listing.get(series)
+        if task is None:
+            task = asyncio.ensure_future(self.instances(study_uid, series_uid))
+            self._listing[series] = task
+            task.add_done_callback(lambda done: self._listing.pop(series, None))
+        with contextlib.suppress(NotFound):  # the per-instance find names what is missing
+            await asyncio.shield(task)
+        self._listed.put(series, True)
 
     async def read(self, instance: Instance) -> bytes:
         try:

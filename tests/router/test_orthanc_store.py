@@ -1,0 +1,57 @@
+"""The Orthanc store maps a whole series in one find when its first instance is asked for: the
+rest of the series is then located without asking Orthanc at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from router.errors import NotFound, UpstreamTimeout
+from router.stores.orthanc import OrthancStore
+from tests.support import corpus
+from tests.support.orthanc import Orthanc
+
+
+def one_series(folder: Path, count: int) -> tuple[str, str, list[str], list[Path]]:
+    study, series = generate_uid(), generate_uid()
+    uids, paths = [], []
+    for n in range(count):
+        ds = pydicom.dcmread(corpus.sample("CT_small.dcm").path)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        path = folder / f"{n}.dcm"
+        ds.save_as(path)
+        uids.append(str(ds.SOPInstanceUID))
+        paths.append(path)
+    return study, series, uids, paths
+
+
+async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
+    server = Orthanc(tmp_path / "orthanc").start()
+    store = OrthancStore(server.url, timeout=1.0)
+    try:
+        study, series, uids, paths = one_series(tmp_path, 4)
+        for path in paths:
+            server.upload(path)
+        first = await store.locate(uids[0], study, series)
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)  # Orthanc cannot answer now
+        try:
+            rest = [await store.locate(uid, study, series) for uid in uids[1:]]
+            assert len({first.key, *(i.key for i in rest)}) == 4
+            with pytest.raises(UpstreamTimeout):  # not in the series: asks Orthanc, which hangs
+                await store.locate(generate_uid(), study, series)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        with pytest.raises(NotFound):
+            await store.locate(generate_uid(), study, series)
+        with pytest.raises(NotFound):  # an unknown series is listed once, then per instance
+            await store.locate(uids[0], study, generate_uid())
+    finally:
+        await store.close()
+        server.stop()
