@@ -50,7 +50,9 @@ def test_deleted_instance_is_404_through_wadofarm(
     from tests.support.server import Wadofarm
 
     name = "CT_small.dcm"
-    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "1"], tmp_path / "w.log").start()
+    # Without the frame cache, which would re-render the instance without fetching it.
+    args = ["--orthanc", orthanc.url, "--workers", "1", "--frame-cache-mb", "0"]
+    server = Wadofarm(args, tmp_path / "w.log").start()
     try:
         uid = str(
             json.loads(

@@ -179,7 +179,17 @@ def test_orthanc_unreachable_is_502(tmp_path: Path) -> None:
 
 def test_orthanc_too_slow_is_504_then_recovers(tmp_path: Path, own_orthanc: Orthanc) -> None:
     server = Wadofarm(
-        ["--orthanc", own_orthanc.url, "--workers", "1", "--upstream-timeout", "1"],
+        # No frame cache: the re-render must go back to Orthanc for the file.
+        [
+            "--orthanc",
+            own_orthanc.url,
+            "--workers",
+            "1",
+            "--upstream-timeout",
+            "1",
+            "--frame-cache-mb",
+            "0",
+        ],
         tmp_path / "w.log",
     ).start()
     try:
