@@ -103,9 +103,10 @@ def _frame(
     a whole compressed frame is decoded at reduced resolution where the codec allows."""
     whole = (geometry.x0, geometry.y0, geometry.x1, geometry.y1) == (0, 0, info.columns, info.rows)
     if whole:
-        small = reduced_frame(ds, info, params.frame, geometry.height, geometry.width)
-        if small is not None:
-            return small, info.photometric, (slice(None), slice(None))
+        cells = reduced_frame(ds, info, params.frame, geometry.height, geometry.width)
+        if cells is not None:
+            full = cells.shape[:2] == (info.rows, info.columns)
+            return cells, info.photometric, geometry.crop if full else (slice(None), slice(None))
     frame, photometric = decode_frame(ds, info, params.frame)
     return frame, photometric, geometry.crop
 

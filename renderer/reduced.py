@@ -85,30 +85,40 @@ def _j2k(stream: bytes, info: ImageInfo, out_rows: int, out_columns: int) -> np.
 def _jpeg(stream: bytes, info: ImageInfo, out_rows: int, out_columns: int) -> np.ndarray | None:
     if info.bits_stored != 8 or info.pixel_representation != 0:
         return None
+    shrink = shrinks(info, out_rows, out_columns)
+    rows, columns = (out_rows, out_columns) if shrink else (info.rows, info.columns)
     try:
-        small: np.ndarray = simplejpeg.decode_jpeg(
+        cells: np.ndarray = simplejpeg.decode_jpeg(
             stream,
             colorspace="GRAY",
-            min_height=out_rows,
-            min_width=out_columns,
-            min_factor=MIN_FACTOR,
+            min_height=rows,
+            min_width=columns,
+            min_factor=MIN_FACTOR if shrink else 1,
         )
     except ValueError:
         return None
-    return small[:, :, 0]  # (rows, columns, 1) for GRAY
+    if not shrink and cells.shape[:2] != (info.rows, info.columns):
+        return None  # the codestream disagrees with the header: let pydicom say so
+    return cells[:, :, 0]  # (rows, columns, 1) for GRAY
+
+
+def shrinks(info: ImageInfo, out_rows: int, out_columns: int) -> bool:
+    return out_rows * MIN_FACTOR <= info.rows and out_columns * MIN_FACTOR <= info.columns
 
 
 def reduced_frame(
     ds: Dataset, info: ImageInfo, frame: int, out_rows: int, out_columns: int
 ) -> np.ndarray | None:
     """The frame's cells decoded at the coarsest resolution still at least out_rows x
-    out_columns, or None when that is not possible (or not worth it) for this frame."""
+    out_columns, or None when that is not possible (or not worth it) for this frame. JPEG
+    baseline comes here at full size too: libjpeg-turbo decodes a 512x512 slice in ~0.3 ms,
+    pydicom's plugins in ~3.8 ms (values within one level: IDCT rounding)."""
     if info.samples != 1 or info.photometric not in GRAYSCALE or not 0 <= frame < info.frames:
-        return None
-    if out_rows * MIN_FACTOR > info.rows or out_columns * MIN_FACTOR > info.columns:
         return None
     ts = info.transfer_syntax
     if ts not in J2K and ts != JPEGBaseline8Bit:
+        return None
+    if ts in J2K and not shrinks(info, out_rows, out_columns):
         return None
     stream = _codestream(ds, info, frame)
     if stream is None:

@@ -128,3 +128,12 @@ def test_what_cannot_be_reduced_is_decoded_in_full() -> None:
     assert reduced_frame(native, image_info(native, 10**8), 0, 32, 32) is None
     cropped = render(data, RenderParams(rows=16, columns=16, region=None))
     assert (cropped.width, cropped.height) == (16, 16)
+
+
+def test_jpeg_baseline_full_size_goes_to_libjpeg_turbo_directly() -> None:
+    data = jpeg8()[0]
+    ds = read_dataset(data)
+    cells = reduced_frame(ds, image_info(ds, 10**8), 0, SIZE, SIZE)
+    assert cells is not None and cells.shape == (SIZE, SIZE) and cells.dtype == np.uint8
+    reference = pydicom.dcmread(io.BytesIO(data)).pixel_array  # pydicom's own plugins
+    assert np.abs(cells.astype(int) - reference).max() <= 1  # IDCT rounding only
