@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import farm, report, scale
+from bench import farm, prewarm, report, scale
 from bench.procs import SetupError
 from bench.runner import Options, run
 from bench.scenarios import all_scenarios
@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cache", type=Path, default=sd.cache, help="generated series")
     sc.add_argument("--out", type=Path, default=RESULTS, help="scale-latest.json goes here")
     sc.add_argument("--markdown", type=Path, help="also rewrite this file's scale section")
+    pw = commands.add_parser(
+        "prewarm", help="first-view latency of a new series with and without --prewarm"
+    )
+    pd = prewarm.PrewarmOptions()
+    pw.add_argument("--slices", type=int, default=pd.slices)
+    pw.add_argument("--workers", type=int, default=pd.workers, help="wadofarm workers")
+    pw.add_argument("--repeat", type=int, default=pd.repeat, help="runs per mode")
+    pw.add_argument("--cache", type=Path, default=pd.cache, help="generated series")
+    pw.add_argument("--out", type=Path, default=RESULTS, help="prewarm-latest.json goes here")
+    pw.add_argument("--markdown", type=Path, help="also rewrite this file's prewarm section")
     p = commands.add_parser("report", help="re-render the Markdown and plot of a JSON result")
     p.add_argument("results", type=Path)
     p.add_argument("--markdown", type=Path)
@@ -109,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "scale":
         run_scale(args, command)
+        return
+    if args.command == "prewarm":
+        run_prewarm(args, command)
         return
     chosen = tuple(s for s in args.scenarios.split(",") if s)
     unknown = set(chosen) - {s.name for s in all_scenarios()}
@@ -170,4 +183,21 @@ def run_scale(args: argparse.Namespace, command: str) -> None:
     (args.out / "scale-latest.md").write_text(text)
     if args.markdown is not None:
         scale.write_section(args.markdown, text)
+    print(text)
+
+
+def run_prewarm(args: argparse.Namespace, command: str) -> None:
+    options = prewarm.PrewarmOptions(
+        slices=args.slices, workers=args.workers, repeat=args.repeat, cache=args.cache
+    )
+    try:
+        results = prewarm.run(options)
+    except SetupError as exc:
+        sys.exit(f"bench: {exc}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "prewarm-latest.json").write_text(json.dumps(results, indent=1))
+    text = prewarm.markdown(results, command)
+    (args.out / "prewarm-latest.md").write_text(text)
+    if args.markdown is not None:
+        prewarm.write_section(args.markdown, text)
     print(text)
