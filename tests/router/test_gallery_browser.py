@@ -54,6 +54,8 @@ def page_through(driver: Any, base: str, series: Series) -> None:
         "const i = document.getElementById('instance'); return [i.complete, i.naturalWidth > 0];"
     )
     position = "return document.getElementById('position').textContent;"
+    shown = "return getComputedStyle(document.getElementById('studies')).display;"
+    wait_for(driver, shown, "none")  # the series view replaces the list
     ordered = series.by_number
     for index, member in enumerate(ordered):
         wait_for(driver, position, f"{index + 1} / {len(ordered)}")
