@@ -26,7 +26,7 @@ def test_scale_runs_one_and_two_nodes_behind_nginx(tmp_path: Path) -> None:
         sys.executable, "-m", "bench", "scale",
         "--nodes", "1,2",
         "--l2", "redis",
-        "--slices", "4",
+        "--slices", "10",  # 4 UIDs all hashed to one of two nodes in ~1 run of 6
         "--concurrency", "2",
         "--warmup", "0.2",
         "--duration", "0.5",

@@ -82,13 +82,15 @@ def test_gallery_over_a_folder(wadofarm_series, series_on_disk) -> None:  # type
 
 
 def test_gallery_over_orthanc(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
-    expected_ok = {orthanc_series.series_uid}
-    expected_failed = set()
+    # Every series of the catalogue; its thumbnail must show exactly when the route serves it.
+    expected_ok, expected_failed = {orthanc_series.series_uid}, set()
     for name in orthanc.uploads:
         if orthanc.stored(name):
-            (expected_ok if corpus.decodable(name) else expected_failed).add(
-                corpus.sample(name).series_uid
-            )
+            s = corpus.sample(name)
+            thumbnail = f"/dicom-web/studies/{s.study_uid}/series/{s.series_uid}/thumbnail"
+            served = get(wadofarm_orthanc.url + thumbnail).status == 200
+            (expected_ok if served else expected_failed).add(s.series_uid)
+    assert len(expected_ok) > 40 and expected_failed  # the corpus has both kinds
     with chromium() as driver:
         driver.get(wadofarm_orthanc.url + "/")
         cards = settled_cards(driver)
