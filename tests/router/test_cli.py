@@ -50,3 +50,40 @@ def test_farm_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: 
     monkeypatch.delenv("WADOFARM_REDIS_URL")
     config = config_from_args(build_parser().parse_args(["serve", "--port", "8081"]))
     assert config.redis_url is None and config.node.endswith(":8081")
+
+
+def test_operations_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    defaults = config_from_args(build_parser().parse_args(["serve"]))
+    assert (defaults.log_format, defaults.thumbnail_size, defaults.proxy) == ("combined", 128, True)
+    assert defaults.prewarm is False and defaults.cors_origins == ()
+    monkeypatch.setenv("WADOFARM_LOG_FORMAT", "json")
+    monkeypatch.setenv("WADOFARM_THUMBNAIL_SIZE", "96")
+    monkeypatch.setenv("WADOFARM_PROXY", "0")
+    monkeypatch.setenv("WADOFARM_PREWARM", "1")
+    monkeypatch.setenv("WADOFARM_CORS_ORIGIN", "http://a.example, http://b.example")
+    config = config_from_args(build_parser().parse_args(["serve"]))
+    assert (config.log_format, config.thumbnail_size) == ("json", 96)
+    assert config.proxy is False and config.prewarm is True
+    assert config.cors_origins == ("http://a.example", "http://b.example")
+    flags = ["serve", "--cors-origin", "*", "--thumbnail-size", "64", "--log-format", "combined"]
+    config = config_from_args(build_parser().parse_args(flags))
+    assert (config.cors_origins, config.thumbnail_size, config.log_format) == (
+        ("*",),
+        64,
+        "combined",
+    )
+
+
+def test_prewarm_needs_orthanc(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "router", "serve", "--prewarm", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode != 0 and "--prewarm" in done.stderr and "--orthanc" in done.stderr
