@@ -21,6 +21,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.decoders.base import get_decoder
+from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import UID, RLELossless
 
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
@@ -195,6 +196,8 @@ def decode_frame(ds: Dataset, info: ImageInfo, frame: int) -> tuple[np.ndarray, 
         raise UnsupportedImage(f"unsupported transfer syntax {ts.name} ({ts})") from None
     if not decoder.is_available:
         raise UnsupportedImage(f"no decoder installed for transfer syntax {ts.name} ({ts})")
+    if not ts.is_encapsulated:
+        _check_native_length(ds, info)
     if info.bits_allocated == 1 and not ts.is_encapsulated and ts.is_little_endian:
         return bit_packed_frame(ds, info, frame), info.photometric
     try:
@@ -224,3 +227,24 @@ def bit_packed_frame(ds: Dataset, info: ImageInfo, frame: int) -> np.ndarray:
         (info.rows, info.columns, info.samples) if info.samples > 1 else (info.rows, info.columns)
     )
     return bits[offset : offset + count].reshape(shape)
+
+
+def _check_native_length(ds: Dataset, info: ImageInfo) -> None:
+    """Native Pixel Data (PS3.5 8.1.1) holds exactly Rows x Columns x Samples x Frames values,
+    plus at most padding. Less is refused by the decoder; a whole frame or more in excess means
+    the header does not describe the data (wrong Rows, Columns or Number of Frames), and an image
+    drawn from it would be wrong, so it is refused too. Trailing padding shorter than a frame
+    (pydicom's MR_small_padded.dcm) is ignored, as pydicom and dcmtk do."""
+    if "PixelData" not in ds:
+        return
+    try:
+        expected = int(get_expected_length(ds, unit="bytes"))
+    except Exception:
+        return  # the decoder reports what is wrong with the header
+    actual = len(ds.PixelData)
+    frame_bytes = expected // info.frames
+    if frame_bytes and actual - expected >= frame_bytes:
+        raise UnsupportedImage(
+            f"(7FE0,0010) Pixel Data holds {actual} bytes, more than the {expected} that Rows, "
+            f"Columns, Samples per Pixel and Number of Frames describe"
+        )

@@ -16,8 +16,15 @@ PLUGINS = "/usr/share/orthanc/plugins"
 
 
 class Orthanc:
-    def __init__(self, workdir: Path, *, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        users: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.extra = extra or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Unique, so wait_ready can tell our Orthanc from another suite's on a reused port.
@@ -56,6 +63,7 @@ class Orthanc:
                 "Ssl": False,
             },
             "Gdcm": {"Enable": True, "Throttling": 4},
+            **self.extra,
         }
 
     def start(self, timeout: float = 30.0) -> Orthanc:
@@ -109,10 +117,13 @@ class Orthanc:
         self.process = None
 
     def upload(self, path: Path) -> dict[str, object]:
+        return self.upload_bytes(path.read_bytes())
+
+    def upload_bytes(self, data: bytes) -> dict[str, object]:
         reply = request(
             "POST",
             self.url + "/instances",
-            body=path.read_bytes(),
+            body=data,
             headers={"Content-Type": "application/dicom", **self.auth_header},
         )
         answer = json.loads(reply.body or b"{}")

@@ -53,6 +53,11 @@ class Wadofarm:
             time.sleep(0.1)
         raise RuntimeError(f"wadofarm did not start in {timeout}s: {self.log_tail()}")
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not running"
+        return self.process.pid
+
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 

@@ -1,0 +1,110 @@
+"""A recording TCP proxy on a loopback port: what wadofarm really sends to Orthanc, byte for byte.
+
+It runs its own event loop in a thread and forwards both ways unchanged; `requests()` parses the
+recorded client-to-server bytes back into HTTP requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+from tests.support.tools import free_port
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    method: str
+    target: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+class Spy:
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._streams: list[bytearray] = []
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def start(self) -> Spy:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", self.port), self._loop
+        ).result(10)
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    @property
+    def sent(self) -> int:
+        """Bytes sent upstream so far."""
+        with self._lock:
+            return sum(len(s) for s in self._streams)
+
+    def requests(self) -> list[SeenRequest]:
+        with self._lock:
+            streams = [bytes(s) for s in self._streams]
+        return [r for s in streams for r in _parse(s)]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        record = bytearray()
+        with self._lock:
+            self._streams.append(record)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(
+            self._pipe(reader, up_writer, record), self._pipe(up_reader, writer, None)
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: bytearray | None
+    ) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if record is not None:
+                    with self._lock:
+                        record += chunk
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+def _parse(stream: bytes) -> list[SeenRequest]:
+    found = []
+    while stream:
+        head, sep, rest = stream.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        found.append(SeenRequest(method, target, headers, rest[:length]))
+        stream = rest[length:]
+    return found
