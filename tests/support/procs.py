@@ -75,3 +75,14 @@ def wait_busy(pid: int, timeout: float = 10.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError(f"process {pid} did not start working within {timeout}s")
+
+
+def wait_replaced(pid: int, old: list[int], count: int, timeout: float = 30.0) -> list[int]:
+    """Until `pid` again has `count` workers, none of them in `old`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = workers(pid)
+        if len(found) == count and not set(found) & set(old):
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"workers {old} of pid {pid} were not replaced: {workers(pid)}")
