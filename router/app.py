@@ -14,10 +14,11 @@ from aiohttp.typedefs import Middleware
 
 from renderer.pool import RenderPool
 from router import dicomweb, gallery, views
+from router.auth import Access, auth_middleware
 from router.config import Config
 from router.cors import Cors
 from router.errors import error_middleware
-from router.keys import CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SERVICE
 from router.metrics import METRICS, PROXY_ROUTE, Metrics, metrics_middleware, metrics_view
 from router.prewarm import Prewarmer
 from router.proxy import Proxy
@@ -132,13 +133,15 @@ async def proxy_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config) -> web.Application:
     metrics = Metrics()
     cors = Cors(config.cors_origins) if config.cors_origins else None
+    access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
     middlewares: list[Middleware] = [metrics_middleware]  # outermost first
     if cors is not None:
         middlewares.append(cors.preflight)
-    middlewares.append(error_middleware)
+    middlewares += [error_middleware, auth_middleware(access)]
     app = web.Application(middlewares=middlewares)
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[ACCESS] = access
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)

@@ -16,6 +16,7 @@ from aiohttp import web
 from renderer.params import DefaultWindow
 from router.access_log import FORMATS, access_logger
 from router.app import create_app
+from router.auth import AuthMode
 from router.config import Config
 
 
@@ -194,6 +195,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="WADOFARM_LOG_LEVEL (info)",
     )
+    add(
+        "--auth",
+        choices=[m.value for m in AuthMode],
+        default=_env("AUTH", defaults.auth.value),
+        help="access control: none; bearer = a token from --auth-tokens; forward = the "
+        "client's Authorization header goes to Orthanc, whose users decide (WADOFARM_AUTH; none)",
+    )
+    add(
+        "--auth-tokens",
+        type=Path,
+        default=_env("AUTH_TOKENS"),
+        metavar="PATH",
+        help="bearer tokens, one a line, re-read when the file changes (WADOFARM_AUTH_TOKENS)",
+    )
+    add(
+        "--auth-cache-seconds",
+        type=float,
+        default=float(_env("AUTH_CACHE_SECONDS", str(defaults.auth_cache_seconds)) or 0),
+        help="how long Orthanc's yes to a credential for an instance is remembered "
+        "(--auth forward; WADOFARM_AUTH_CACHE_SECONDS; 10)",
+    )
     return parser
 
 
@@ -231,6 +253,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
             args.cors_origin
             or [o.strip() for o in (_env("CORS_ORIGIN") or "").split(",") if o.strip()]
         ),
+        auth=AuthMode(args.auth),
+        auth_tokens=Path(args.auth_tokens) if args.auth_tokens else None,
+        auth_cache_seconds=args.auth_cache_seconds,
     )
 
 
@@ -248,6 +273,12 @@ def serve(config: Config) -> None:
             sys.exit(f"wadofarm: --dicom-dir {folder} is not a folder")
     if config.redis_url and importlib.util.find_spec("redis") is None:
         sys.exit("wadofarm: --redis-url needs the redis package: pip install 'wadofarm[redis]'")
+    if config.auth is AuthMode.BEARER and not config.auth_tokens:
+        sys.exit("wadofarm: --auth bearer needs --auth-tokens PATH")
+    if config.auth_tokens and not os.access(config.auth_tokens, os.R_OK):
+        sys.exit(f"wadofarm: --auth-tokens {config.auth_tokens} is not a readable file")
+    if config.auth is AuthMode.FORWARD and not config.orthanc_url:
+        sys.exit("wadofarm: --auth forward needs --orthanc (Orthanc's users decide)")
     web.run_app(
         create_app(config),
         host=config.host,

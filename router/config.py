@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from renderer.params import DefaultWindow
+from router.auth import AuthMode
 
 _hostname = functools.cache(socket.gethostname)  # asked once, not on every response
 
@@ -45,6 +46,9 @@ class Config:
     proxy: bool = True  # pass every request wadofarm does not serve through to Orthanc
     prewarm: bool = False  # follow Orthanc's change feed, render new series' thumbnails
     cors_origins: tuple[str, ...] = ()  # origins allowed by CORS; "*" for any
+    auth: AuthMode = AuthMode.NONE
+    auth_tokens: Path | None = None
+    auth_cache_seconds: float = 10.0
 
     @property
     def node(self) -> str:

@@ -14,7 +14,7 @@ from renderer.params import OutputFormat, RenderParams
 from router import rendered_query
 from router.config import Config
 from router.errors import NotFound
-from router.keys import CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SERVICE
 from router.service import RenderService
 from router.stores import Instance, middle
 from router.uid import check_uid
@@ -79,6 +79,7 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
         instance = await representative(request, study, series)
     else:
         instance = await service.store.locate(instance_uid, study, series)
+    await request.app[ACCESS].authorize(service.store, instance)  # before any cache
     params = render_params(service, request.app[CONFIG], query, frame, thumbnail)
     image, source = await service.image(instance, params)
     response = image_response(request, image, source)

@@ -25,6 +25,14 @@ class InvalidRequest(WadoError):
     status = 400
 
 
+class Unauthorized(WadoError):
+    status = 401
+
+
+class Forbidden(WadoError):
+    status = 403
+
+
 class NotFound(WadoError):
     status = 404
 

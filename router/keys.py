@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from router.auth import Access
 from router.config import Config
 from router.service import RenderService
 
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", RenderService)
+ACCESS = web.AppKey("access", Access)

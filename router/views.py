@@ -7,7 +7,7 @@ from aiohttp import web
 from renderer.params import OutputFormat
 from router import wado_uri
 from router.cache import CachedImage
-from router.keys import CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SERVICE
 
 OUTPUTS = {
     wado_uri.JPEG: OutputFormat.JPEG,
@@ -42,6 +42,7 @@ async def wado(request: web.Request) -> web.Response:
     query = wado_uri.parse(request.query)
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
+    await request.app[ACCESS].authorize(service.store, instance)  # before any cache
     if query.media_type == wado_uri.DICOM:
         body = await service.store.read(instance)
         return web.Response(body=body, content_type=wado_uri.DICOM)

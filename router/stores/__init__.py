@@ -89,6 +89,10 @@ class Store(Protocol):
 
     async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
         """The instances of a series in Instance Number order; NotFound for an unknown one."""
+
+    async def check_access(self, instance: Instance) -> None:
+        """Whether the client this request is made for may read the instance (--auth forward);
+        raises Unauthorized, Forbidden or NotFound. Stores without users of their own allow."""
         ...
 
     async def ready(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -108,6 +109,33 @@ def scan(roots: list[Path]) -> dict[str, IndexEntry]:
     return index
 
 
+def still_inside(instance: Instance) -> None:
+    """The indexed path is the real path of a file inside a root: if anything on it became a
+    symlink since the scan, its real path differs now, and the file is no longer served."""
+    path = instance.key
+    try:
+        if os.path.realpath(path) != path or not stat.S_ISREG(os.lstat(path).st_mode):
+            raise NotFound(f"instance {instance.object_uid} is no longer inside the folder")
+    except OSError:
+        raise NotFound(f"instance {instance.object_uid} is no longer readable") from None
+
+
+def read_inside(instance: Instance) -> bytes:
+    """Read the indexed file itself: checked, then opened without following a symlink, and the
+    opened file compared with the checked one (no swap in between)."""
+    still_inside(instance)
+    try:
+        fd = os.open(instance.key, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise NotFound(f"instance {instance.object_uid} is no longer readable") from None
+    with os.fdopen(fd, "rb") as fh:
+        opened = os.fstat(fh.fileno())
+        checked = os.stat(instance.key, follow_symlinks=False)
+        if (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
+            raise NotFound(f"instance {instance.object_uid} is no longer inside the folder")
+        return fh.read()
+
+
 class FolderStore:
     name = "folder"
 
@@ -136,12 +164,12 @@ class FolderStore:
         return Instance(object_uid, entry.path)
 
     async def read(self, instance: Instance) -> bytes:
-        try:
-            return await asyncio.to_thread(Path(instance.key).read_bytes)
-        except OSError as exc:
-            raise NotFound(f"instance {instance.object_uid} is no longer readable") from exc
+        return await asyncio.to_thread(read_inside, instance)
 
     async def render_source(self, instance: Instance) -> str:
+        """The path, for the worker to read, once it is checked to still be the regular file
+        indexed inside the root (not a symlink swapped in since the scan)."""
+        await asyncio.to_thread(still_inside, instance)
         return instance.key
 
     async def studies(self, limit: int) -> list[StudySummary]:
@@ -194,6 +222,9 @@ class FolderStore:
             for object_uid in members
         ]
         return sorted(found, key=lambda i: by_number(i.number, i.object_uid))
+
+    async def check_access(self, instance: Instance) -> None:
+        return None
 
     async def ready(self) -> bool:
         return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +20,9 @@ import orjson
 from yarl import URL
 
 from renderer.fetch import HttpSource
+from router.auth import forwarded
 from router.cache import BoundedDict
-from router.errors import NotFound, UpstreamError, UpstreamTimeout
+from router.errors import Forbidden, NotFound, Unauthorized, UpstreamError, UpstreamTimeout
 from router.stores import (
     Instance,
     InstanceSummary,
@@ -39,6 +41,9 @@ KEEPALIVE = 0.5
 
 # Told of every round trip: (operation, seconds, error kind or None). /metrics listens here.
 Observer = Callable[[str, float, str | None], None]
+
+
+ORTHANC_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}")  # a SHA-1 in five groups
 
 
 def public_url(url: URL) -> str:
@@ -66,7 +71,9 @@ class OrthancStore:
         self.base = base.with_user(None).with_password(None)
         self.shown = public_url(self.base)
         self.timeout = timeout
-        self._auth = aiohttp.BasicAuth(user, password or "") if user else None
+        # Sent per request, not set on the session: with --auth forward the client's own
+        # header goes in its place (see router.auth).
+        self._authorization = aiohttp.BasicAuth(user, password or "").encode() if user else None
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._ids: BoundedDict[tuple[str, str | None, str | None], str] = BoundedDict(map_entries)
@@ -78,7 +85,6 @@ class OrthancStore:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                auth=self._auth,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(
                     limit=self._connections, keepalive_timeout=KEEPALIVE
@@ -114,16 +120,29 @@ class OrthancStore:
             if self._observe is not None:
                 self._observe(operation, time.monotonic() - started, error)
 
+    def _credentials(self) -> str | None:
+        """The Authorization header for Orthanc: the client's own under --auth forward,
+        otherwise wadofarm's."""
+        client = forwarded.get()
+        return client.authorization if client is not None else self._authorization
+
     async def _round_trip(self, method: str, path: str, body: Any) -> bytes:
         path, _, query = path.partition("?")
         url = self.base.with_path(self.base.path.rstrip("/") + path)
         if query:
             url = url.with_query(query)
         data = orjson.dumps(body) if body is not None else None
+        client = forwarded.get()
+        authorization = self._credentials()
+        headers = {"Authorization": authorization} if authorization else {}
         for attempt in (1, 2):
             try:
-                async with self.session.request(method, url, data=data) as response:
+                async with self.session.request(
+                    method, url, data=data, headers=headers
+                ) as response:
                     payload = await response.read()
+                    if client is not None and response.status in (401, 403):
+                        _refuse_client(response.status, response.headers)
                     if response.status == 401 or response.status == 403:
                         logger.error(
                             "Orthanc at %s refused wadofarm's credentials (HTTP %d)",
@@ -180,6 +199,8 @@ class OrthancStore:
                     + (" in the given study/series" if study_uid or series_uid else "")
                 )
             orthanc_id = found[0]
+            if not ORTHANC_ID.fullmatch(orthanc_id):  # it goes into URL paths next
+                raise UpstreamError(f"Orthanc answered a malformed ID {orthanc_id[:60]!r}")
             self._ids.put(key, orthanc_id)
         return Instance(object_uid, orthanc_id)
 
@@ -196,7 +217,9 @@ class OrthancStore:
             task = asyncio.ensure_future(self.instances(study_uid, series_uid))
             self._listing[series] = task
             task.add_done_callback(lambda done: self._listing.pop(series, None))
-        with contextlib.suppress(NotFound):  # the per-instance find names what is missing
+        # The per-instance find names what is missing, and judges each client's credentials
+        # itself (--auth forward: the listing ran with whoever came first).
+        with contextlib.suppress(NotFound, Unauthorized, Forbidden):
             await asyncio.shield(task)
         self._listed.put(series, True)
 
@@ -214,8 +237,16 @@ class OrthancStore:
             path=f"/instances/{instance.key}/file",
             key=instance.key,
             timeout=self.timeout,
-            authorization=self._auth.encode() if self._auth else None,
+            authorization=self._credentials(),
         )
+
+    async def check_access(self, instance: Instance) -> None:
+        """Asked with the client's credentials (--auth forward): may it read this instance?"""
+        try:
+            await self._request("GET", f"/instances/{instance.key}", operation="access")
+        except NotFound:
+            self._forget(instance)
+            raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
 
     def _forget(self, instance: Instance) -> None:
         self._ids.remove_where(lambda key: key[0] == instance.object_uid)
@@ -285,6 +316,8 @@ class OrthancStore:
         for item in items:
             tags = item.get("MainDicomTags", {})
             object_uid = str(tags.get("SOPInstanceUID", ""))
+            if not ORTHANC_ID.fullmatch(str(item.get("ID", ""))):
+                continue
             # The listing names each instance's Orthanc ID: the next locate is free.
             self._ids.put((object_uid, None, None), str(item["ID"]))
             self._ids.put((object_uid, study_uid, series_uid), str(item["ID"]))
@@ -296,3 +329,13 @@ class OrthancStore:
                 )
             )
         return sorted(found, key=lambda i: by_number(i.number, i.object_uid))
+
+
+def _refuse_client(status: int, headers: Any) -> None:
+    """Orthanc refused the client's own credentials (--auth forward): the client's 401/403."""
+    if status == 401:
+        challenge = headers.get("WWW-Authenticate") or 'Basic realm="Orthanc"'
+        raise Unauthorized(
+            "Orthanc refused the client's credentials (HTTP 401)", {"WWW-Authenticate": challenge}
+        )
+    raise Forbidden("Orthanc does not let these credentials read this (HTTP 403)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -31,13 +32,15 @@ class Orthanc:
         self.name = f"wadofarm-test-{os.getpid()}-{self.port}-{time.monotonic_ns()}"
         self.users = users
         self.process: subprocess.Popen[bytes] | None = None
-        self.auth_header = {}
-        if users:
-            import base64
 
-            user, password = next(iter(users.items()))
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            self.auth_header = {"Authorization": f"Basic {token}"}
+    @property
+    def auth_header(self) -> dict[str, str]:
+        """Basic credentials of the first user, for the fixture's own calls."""
+        if not self.users:
+            return {}
+        user, password = next(iter(self.users.items()))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
 
     def config(self) -> dict[str, object]:
         storage = str(self.workdir / "db")
