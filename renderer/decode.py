@@ -202,7 +202,9 @@ def decode_frame(ds: Dataset, info: ImageInfo, frame: int) -> tuple[np.ndarray, 
         return bit_packed_frame(ds, info, frame), info.photometric
     try:
         arr, meta = decoder.as_array(ds, index=frame, **RAW_CELLS)
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # Rust codecs (pylibjpeg-rle) panic with a BaseException
         raise UnsupportedImage(f"cannot decode the pixel data ({ts.name}): {exc}") from None
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))

@@ -36,7 +36,9 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
             reply = (job_id, False, exc)
         except MemoryError:
             reply = (job_id, False, UnsupportedImage("not enough memory to render this image"))
-        except Exception as exc:  # a decoder bug must cost one request, not the worker
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a decoder bug (or a Rust panic) costs one request only
             logger.exception("render failed")
             reply = (job_id, False, UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}"))
         del source, message

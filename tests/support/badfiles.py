@@ -82,6 +82,8 @@ def catalogue() -> list[BadFile]:
     mpeg["PixelData"].VR = "OB"
     mpeg.set_original_encoding(False, True)
     truncated = _read(corpus.sample("MR_truncated.dcm").path)
+    rle = _read(corpus.sample("MR_small_RLE.dcm").path)
+    rle.Rows, rle.Columns = 16, 16  # the codestream holds 64x64: pylibjpeg-rle panics (Rust)
     raw = b"%PDF-1.4\n" + b"this is not a DICOM file\n" * 200
     return [
         BadFile("zero_length", 415, "empty", b""),
@@ -95,6 +97,7 @@ def catalogue() -> list[BadFile]:
                 ("frames_missing", 415, "less than expected", missing_frames),
                 ("no_pixel_data_sr", 415, "no pixel data", _read(SR)),
                 ("mpeg4_transfer_syntax", 415, "transfer syntax", mpeg),
+                ("rle_decoder_panic", 415, "cannot decode the pixel data (rle", rle),
                 ("huge_header", 415, "--max-pixels", huge),
             )
         ),

@@ -1,7 +1,7 @@
 """A recording TCP proxy on a loopback port: what wadofarm really sends to Orthanc, byte for byte.
 
-It runs its own event loop in a thread and forwards both ways unchanged; `requests()` parses the
-recorded client-to-server bytes back into HTTP requests.
+It runs its own event loop in a thread and forwards both ways unchanged; `requests()` lists the
+HTTP requests parsed from the client-to-server bytes, in the order they were completed.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class Spy:
         self.upstream_port = upstream_port
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._streams: list[bytearray] = []
+        self._sent = 0
+        self._seen: list[SeenRequest] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -56,17 +57,14 @@ class Spy:
     def sent(self) -> int:
         """Bytes sent upstream so far."""
         with self._lock:
-            return sum(len(s) for s in self._streams)
+            return self._sent
 
     def requests(self) -> list[SeenRequest]:
         with self._lock:
-            streams = [bytes(s) for s in self._streams]
-        return [r for s in streams for r in _parse(s)]
+            return list(self._seen)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         record = bytearray()
-        with self._lock:
-            self._streams.append(record)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
@@ -82,8 +80,10 @@ class Spy:
         try:
             while chunk := await reader.read(65536):
                 if record is not None:
+                    record += chunk
                     with self._lock:
-                        record += chunk
+                        self._sent += len(chunk)
+                        self._seen += _take(record)
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -92,19 +92,21 @@ class Spy:
             writer.close()
 
 
-def _parse(stream: bytes) -> list[SeenRequest]:
+def _take(buffer: bytearray) -> list[SeenRequest]:
+    """The complete requests at the start of `buffer`, removed from it."""
     found = []
-    while stream:
-        head, sep, rest = stream.partition(b"\r\n\r\n")
-        if not sep:
-            break
-        lines = head.decode("latin-1").split("\r\n")
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return found
+        lines = buffer[:end].decode("latin-1").split("\r\n")
         method, target, _ = lines[0].split(" ", 2)
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        found.append(SeenRequest(method, target, headers, rest[:length]))
-        stream = rest[length:]
-    return found
+        stop = end + 4 + int(headers.get("content-length", "0"))
+        if len(buffer) < stop:
+            return found
+        found.append(SeenRequest(method, target, headers, bytes(buffer[end + 4 : stop])))
+        del buffer[:stop]
