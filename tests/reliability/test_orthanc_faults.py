@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import corpus
+from tests.support import corpus, procs
 from tests.support.http import Reply, get
 from tests.support.orthanc import Orthanc
 from tests.support.server import Wadofarm
@@ -134,7 +134,7 @@ def test_frozen_orthanc_is_504_after_the_upstream_timeout(
 ) -> None:
     assert get(front.url + "/wado", params=fresh()).status == 200
     assert upstream.process is not None
-    os.kill(upstream.process.pid, signal.SIGSTOP)  # accepts connections, never answers
+    procs.freeze(upstream.process.pid)  # accepts connections, never answers
     try:
         started = time.monotonic()
         reply = get(front.url + "/wado", params=fresh())
@@ -211,7 +211,7 @@ def test_the_password_never_shows_in_logs_or_error_bodies(tmp_path: Path, locked
         replies.append(get(server.url + "/wado", params=fresh()))
         assert replies[-1].status == 200
         assert locked.process is not None
-        os.kill(locked.process.pid, signal.SIGSTOP)
+        procs.freeze(locked.process.pid)
         try:
             replies.append(get(server.url + "/wado", params=fresh()))
         finally:

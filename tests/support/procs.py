@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -86,3 +87,21 @@ def wait_replaced(pid: int, old: list[int], count: int, timeout: float = 30.0) -
             return found
         time.sleep(0.02)
     raise AssertionError(f"workers {old} of pid {pid} were not replaced: {workers(pid)}")
+
+
+def freeze(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP `pid` and wait until every one of its threads shows as stopped: the signal is
+    asynchronous, and a thread on another core may still answer a request meanwhile."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                continue
+        if states and all(s in "tT" for s in states):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not stop within {timeout}s")
