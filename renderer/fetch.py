@@ -84,6 +84,11 @@ def fetch(source: HttpSource) -> bytes:
             raise SourceUnavailable(
                 f"Orthanc at {source.base} is unreachable: {type(exc).__name__}"
             ) from None
+        except http.client.HTTPException as exc:  # e.g. Orthanc died halfway through the file
+            _drop(host, port, source.timeout)
+            raise SourceUnavailable(
+                f"Orthanc at {source.base} broke off its answer: {type(exc).__name__}"
+            ) from None
         if reply.will_close:
             _drop(host, port, source.timeout)
         if reply.status == 200:
