@@ -30,5 +30,7 @@ def folder_of(catalogue: dict[str, Path], names: tuple[str, ...], target: Path) 
 def folder_server(
     catalogue: dict[str, Path], workdir: Path, *flags: str, names: tuple[str, ...] = (SLOW, SMALL)
 ) -> Wadofarm:
+    """No frame cache unless asked: a render of a slow image must really be slow."""
     folder = folder_of(catalogue, names, workdir / "dicom")
-    return Wadofarm(["--dicom-dir", str(folder), *flags], workdir / "wadofarm.log")
+    cache = [] if "--frame-cache-mb" in flags else ["--frame-cache-mb", "0"]
+    return Wadofarm(["--dicom-dir", str(folder), *cache, *flags], workdir / "wadofarm.log")

@@ -46,7 +46,17 @@ def upstream(
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory, upstream: Orthanc) -> Iterator[Wadofarm]:
     server = Wadofarm(
-        ["--orthanc", upstream.url, "--workers", "2", "--upstream-timeout", str(UPSTREAM_TIMEOUT)],
+        # No frame cache: every fresh render must go back to Orthanc for the file.
+        [
+            "--orthanc",
+            upstream.url,
+            "--workers",
+            "2",
+            "--frame-cache-mb",
+            "0",
+            "--upstream-timeout",
+            str(UPSTREAM_TIMEOUT),
+        ],
         tmp_path_factory.mktemp("front") / "wadofarm.log",
     ).start()
     yield server
@@ -204,7 +214,17 @@ def test_the_password_never_shows_in_logs_or_error_bodies(tmp_path: Path, locked
     log = tmp_path / "wadofarm.log"
     url = locked.url.replace("http://", f"http://wadofarm:{PASSWORD}@")
     server = Wadofarm(
-        ["--orthanc", url, "--log-level", "debug", "--upstream-timeout", "1"], log
+        [
+            "--orthanc",
+            url,
+            "--log-level",
+            "debug",
+            "--upstream-timeout",
+            "1",
+            "--frame-cache-mb",
+            "0",
+        ],
+        log,
     ).start()
     replies: list[Reply] = []
     try:
