@@ -173,7 +173,7 @@ def test_malformed_is_400_with_a_reason_and_never_reaches_orthanc(
     assert spy.sent == before, "a refused request reached Orthanc"
 
 
-@pytest.mark.parametrize("value", ["text/html", "image/gif", "image/png;q=0", "video/*"])
+@pytest.mark.parametrize("value", ["text/html", "image/webp", "image/png;q=0", "video/*"])
 def test_content_type_not_offered_is_406(spied: tuple[Wadofarm, Spy], value: str) -> None:
     server, spy = spied
     before = spy.sent

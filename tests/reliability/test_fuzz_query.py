@@ -38,6 +38,7 @@ MEDIA = st.sampled_from(
         "image/*",
         "text/html",
         "image/gif",
+        "image/webp",
         "video/*",
         "image/",
         "/png",

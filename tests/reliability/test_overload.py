@@ -15,6 +15,11 @@ BURST = 12
 MAX_QUEUE = 2
 
 
+def full_size(i: int) -> dict[str, object]:
+    """A full-size render of the slow image, a different window each: no two coalesce."""
+    return wado(SLOW, contentType="image/png", windowCenter=1000 + i, windowWidth=2000)
+
+
 def timed(url: str, params: dict[str, object] | None = None) -> tuple[Reply, float]:
     started = time.monotonic()
     reply = get(url, params=params, timeout=60)
@@ -31,11 +36,8 @@ def test_past_the_queue_is_503_while_hits_and_healthz_stay_fast(
         hit = wado(SMALL, rows=64)
         assert get(server.url + "/wado", params=hit).status == 200  # now cached
         with ThreadPoolExecutor(BURST + 2) as pool:
-            burst = [
-                pool.submit(timed, server.url + "/wado", wado(SLOW, rows=200 + i))
-                for i in range(BURST)
-            ]
-            time.sleep(0.2)  # the burst is queued and refused by now
+            burst = [pool.submit(timed, server.url + "/wado", full_size(i)) for i in range(BURST)]
+            time.sleep(0.1)  # the burst is queued and refused by now
             hits: list[float] = []
             health: list[float] = []
             while not all(f.done() for f in burst) and len(hits) < 200:
@@ -65,6 +67,6 @@ def test_past_the_queue_is_503_while_hits_and_healthz_stay_fast(
         assert len(hits) >= 3
         assert statistics.median(hits) < 0.05 and max(hits) < 0.5
         assert statistics.median(health) < 0.05 and max(health) < 0.5
-        assert get(server.url + "/wado", params=wado(SLOW, rows=99)).status == 200
+        assert get(server.url + "/wado", params=full_size(99)).status == 200
     finally:
         server.stop()
