@@ -46,7 +46,11 @@ def _codestream(ds: Dataset, info: ImageInfo, frame: int) -> bytes | None:
 def levels(rows: int, columns: int, out_rows: int, out_columns: int) -> int:
     """The most 2x reductions that keep the frame at least the output size each way."""
     k = 0
-    while -(-rows // 2 ** (k + 1)) >= out_rows and -(-columns // 2 ** (k + 1)) >= out_columns:
+    while (
+        2 ** (k + 1) < max(rows, columns)  # a 1x1 (or 0) output would halve forever
+        and -(-rows // 2 ** (k + 1)) >= out_rows
+        and -(-columns // 2 ** (k + 1)) >= out_columns
+    ):
         k += 1
     return k
 

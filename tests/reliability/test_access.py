@@ -220,3 +220,49 @@ def test_a_revoked_user_is_refused_once_the_decision_expires(
     for user, password in USERS.items():
         assert password not in log
         assert basic(user, password)["Authorization"].split()[1] not in log
+
+
+def test_the_pass_through_lets_orthanc_users_decide(
+    forwarding: tuple[Wadofarm, Orthanc, Spy],
+) -> None:
+    server, _, _ = forwarding
+    assert get(server.url + "/system").status == 401
+    assert get(server.url + "/system", headers=basic("mallory", "guess")).status == 401
+    assert get(server.url + "/system", headers=basic(*BOB)).status == 200
+
+
+@pytest.fixture(scope="module")
+def bearer_orthanc(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Wadofarm, Spy]]:
+    base = tmp_path_factory.mktemp("bearer-orthanc")
+    orthanc = Orthanc(base / "orthanc").start()
+    spy = Spy(orthanc.port).start()
+    tokens = base / "tokens"
+    tokens.write_text(ALPHA + "\n")
+    server = Wadofarm(
+        ["--orthanc", spy.url, "--workers", "1", "--auth", "bearer", "--auth-tokens", str(tokens)],
+        base / "w.log",
+    )
+    try:
+        orthanc.upload_bytes(badfiles.good())
+        server.start()
+        yield server, spy
+    finally:
+        server.stop()
+        spy.stop()
+        orthanc.stop()
+
+
+def test_bearer_guards_every_route_and_keeps_the_token_from_orthanc(
+    bearer_orthanc: tuple[Wadofarm, Spy],
+) -> None:
+    server, spy = bearer_orthanc
+    seen = len(spy.requests())
+    for path in ("/system", "/dicom-web/studies", "/wado?requestType=WADO&objectUID=" + UID):
+        assert get(server.url + path).status == 401, path
+    assert spy.requests()[seen:] == [], "an unauthenticated request reached Orthanc"
+    assert get(server.url + "/system", headers=bearer(ALPHA)).status == 200
+    assert get(server.url + "/wado", params=WADO, headers=bearer(ALPHA)).status == 200
+    sent = spy.requests()[seen:]
+    assert sent and all(ALPHA not in r.headers.get("authorization", "") for r in sent)

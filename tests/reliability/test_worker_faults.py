@@ -74,3 +74,23 @@ def test_a_runaway_render_is_504_and_its_worker_recycled(
         assert "recycling worker" in server.log_tail()
     finally:
         server.stop()
+
+
+EDGE_FILES = ("MR_small_jp2klossless.dcm", "693_J2KI.dcm", "JPEGBaseline_1s_1f_u_08_08.dcm", SMALL)
+
+
+def test_the_smallest_outputs_render_at_once(tmp_path: Path, catalogue: dict[str, Path]) -> None:
+    """rows=1&columns=1 once sent a reduced-resolution JPEG 2000 decode into an endless halving
+    (found by the renderer fuzz): a valid URL must never tie a worker up until the time-out."""
+    server = folder_server(
+        catalogue, tmp_path, "--workers", "1", "--render-timeout", "5", names=EDGE_FILES
+    ).start()
+    try:
+        for name in EDGE_FILES:
+            for box in ({"rows": 1, "columns": 1}, {"rows": 1}, {"columns": 1}, {"rows": 2}):
+                started = time.monotonic()
+                reply = get(server.url + "/wado", params=wado(name, **box))
+                assert reply.status == 200, (name, box, reply.text)
+                assert time.monotonic() - started < 2.0, (name, box)
+    finally:
+        server.stop()
