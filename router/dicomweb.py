@@ -8,15 +8,18 @@ default box of --thumbnail-size and never animated.
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from renderer.params import OutputFormat, RenderParams
 from router import rendered_query
+from router.cache import BoundedDict
 from router.config import Config
 from router.errors import NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
 from router.service import RenderService
-from router.stores import Instance, middle
+from router.stores import Instance, Store, middle
 from router.uid import check_uid
 from router.views import image_response
 from router.wado_uri import GIF, JPEG, PNG
@@ -31,16 +34,45 @@ TARGETS = (
 OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
 
 
-async def representative(request: web.Request, study: str, series: str | None) -> Instance:
-    """The instance a study or series target shows."""
-    store = request.app[SERVICE].store
-    if series is None:
+REPRESENTATIVE_TTL = 5.0  # seconds a choice is reused: a gallery page asks for many series
+REPRESENTATIVE_ENTRIES = 100_000
+
+
+class Representatives:
+    """Which instance a study or series target shows, remembered briefly: without it, every
+    series thumbnail -- cached image or not -- costs a listing from the store. An instance
+    added to the series changes the choice at most REPRESENTATIVE_TTL seconds later."""
+
+    def __init__(self, ttl: float = REPRESENTATIVE_TTL) -> None:
+        self.ttl = ttl
+        self._chosen: BoundedDict[tuple[str, str | None], tuple[str, str, float]] = BoundedDict(
+            REPRESENTATIVE_ENTRIES
+        )
+
+    async def choose(self, store: Store, study: str, series: str | None) -> Instance:
+        remembered = self._chosen.get((study, series))
+        if remembered is not None and remembered[2] > time.monotonic():
+            object_uid, series_uid, _ = remembered
+        else:
+            series_uid = series or await self._first_series(store, study)
+            object_uid = middle(await store.instances(study, series_uid)).object_uid
+            self._chosen.put((study, series), (object_uid, series_uid, time.monotonic() + self.ttl))
+        return await store.locate(object_uid, study, series_uid)
+
+    @staticmethod
+    async def _first_series(store: Store, study: str) -> str:
         members = [s for s in await store.series(study) if s.instances > 0]
         if not members:
             raise NotFound(f"study {study} has no instances")
-        series = members[0].series_uid
-    chosen = middle(await store.instances(study, series))
-    return await store.locate(chosen.object_uid, study, series)
+        return members[0].series_uid
+
+
+REPRESENTATIVES = web.AppKey("representatives", Representatives)
+
+
+async def representative(request: web.Request, study: str, series: str | None) -> Instance:
+    """The instance a study or series target shows."""
+    return await request.app[REPRESENTATIVES].choose(request.app[SERVICE].store, study, series)
 
 
 def render_params(
@@ -98,6 +130,7 @@ async def thumbnail(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app[REPRESENTATIVES] = Representatives()
     for target in TARGETS:
         app.router.add_get(target + "/rendered", rendered)
         app.router.add_get(target + "/thumbnail", thumbnail)

@@ -245,3 +245,24 @@ def test_cors_marks_images_errors_and_proxied_answers(cors_server) -> None:  # t
 def test_no_cors_by_default(wadofarm_folder) -> None:  # type: ignore[no-untyped-def]
     reply = get(wadofarm_folder.url + _thumbnail(CT), headers={"Origin": ORIGIN})
     assert reply.status == 200 and "access-control-allow-origin" not in reply.headers
+
+
+def _upstream_calls(values: dict) -> float:  # type: ignore[type-arg]
+    return sum(
+        v
+        for (name, _), v in values.items()
+        if name == "wadofarm_upstream_request_duration_seconds_count"
+    )
+
+
+def test_a_repeated_series_thumbnail_asks_orthanc_nothing(ops_server) -> None:  # type: ignore[no-untyped-def]
+    s = corpus.sample("MR_small_RLE.dcm")
+    url = f"{ops_server.url}/dicom-web/studies/{s.study_uid}/series/{s.series_uid}/thumbnail"
+    before = scrape(ops_server)
+    assert get(url).status == 200
+    middle = scrape(ops_server)
+    again = get(url)
+    after = scrape(ops_server)
+    assert again.status == 200 and again.headers["x-wadofarm-cache"] == "L1"
+    assert _upstream_calls(middle) > _upstream_calls(before)  # the listing, the lookup
+    assert _upstream_calls(after) == _upstream_calls(middle)  # the choice is remembered
