@@ -33,7 +33,8 @@ def one_series(folder: Path, count: int) -> tuple[str, str, list[str], list[Path
 
 async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
     server = Orthanc(tmp_path / "orthanc").start()
-    store = OrthancStore(server.url, timeout=1.0)
+    # Long enough for a loaded machine; the frozen-Orthanc case below waits this out once.
+    store = OrthancStore(server.url, timeout=3.0)
     try:
         study, series, uids, paths = one_series(tmp_path, 4)
         for path in paths:
