@@ -50,6 +50,24 @@ def test_shrinking_averages_areas_so_a_checkerboard_turns_grey() -> None:
     assert np.abs(small.astype(int) - 127.5).max() <= 1
 
 
+@pytest.mark.parametrize(
+    ("shape", "size"),
+    [((512, 512), (128, 128)), ((96, 64, 3), (16, 48)), ((60, 90), (30, 20)), ((70, 35), (7, 10))],
+)
+def test_whole_factor_shrinks_are_block_means(shape, size) -> None:  # type: ignore[no-untyped-def]
+    """Exact (rounded half up) for powers of two; other factors within the rounding step."""
+    image = np.random.default_rng(7).integers(0, 256, shape, dtype=np.uint8)
+    width, height = size
+    fy, fx = shape[0] // height, shape[1] // width
+    blocks = image.reshape(height, fy, width, fx, *shape[2:]).astype(np.int64).sum(axis=(1, 3))
+    small = resize(image, width, height)
+    assert small.shape == (height, width, *shape[2:])
+    if (fx * fy) & (fx * fy - 1) == 0:
+        assert np.array_equal(small, (blocks * 2 + fx * fy) // (2 * fx * fy))
+    else:
+        assert np.abs(small - blocks / (fx * fy)).max() < 0.6
+
+
 def test_enlarging_is_smooth_and_exact_on_flat_areas() -> None:
     flat = np.full((10, 10, 3), 77, np.uint8)
     assert np.all(resize(flat, 25, 25) == 77)
