@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from renderer.errors import UnsupportedImage
-from renderer.palette import apply_palette, palette_from
+from renderer.palette import Palette, apply_palette
 from renderer.stored import StoredFormat, stored_values
 
 YBR_FULL = ("YBR_FULL", "YBR_FULL_422")
@@ -78,7 +77,7 @@ def ybr_full_to_rgb(ybr: np.ndarray, stored: StoredFormat) -> np.ndarray:
 
 
 def render_color(
-    ds: Dataset,
+    palette: Palette | None,
     stored: StoredFormat,
     photometric: str,
     frame: np.ndarray,
@@ -89,7 +88,9 @@ def render_color(
     if photometric == "PALETTE COLOR":
         if part.ndim != 2:
             raise UnsupportedImage(f"PALETTE COLOR with {part.shape[-1]} samples per pixel")
-        return apply_palette(part, palette_from(ds, signed=stored.signed), stored)
+        if palette is None:
+            raise UnsupportedImage("PALETTE COLOR without its Palette Color LUTs")
+        return apply_palette(part, palette, stored)
     if part.ndim != 3 or part.shape[-1] != 3:
         raise UnsupportedImage(f"unsupported colour layout {photometric} with shape {part.shape}")
     if photometric in YBR_FULL:

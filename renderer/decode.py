@@ -24,6 +24,7 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import UID, RLELossless
 
+from renderer.elements import Elements
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
 from renderer.stored import StoredFormat, stored_format
 
@@ -108,11 +109,16 @@ def _ensure_transfer_syntax(ds: Dataset) -> None:
         meta.TransferSyntaxUID = pydicom.uid.ExplicitVRBigEndian
 
 
-def image_info(ds: Dataset, max_pixels: int) -> ImageInfo:
-    """Read and check the Image Pixel module (PS3.3 C.7.6.3) without touching the pixels."""
+def image_info(ds: Elements, max_pixels: int, transfer_syntax: str | None = None) -> ImageInfo:
+    """Read and check the Image Pixel module (PS3.3 C.7.6.3) without touching the pixels.
+    Without `transfer_syntax`, `ds` is a pydicom Dataset and its file meta says."""
+    if transfer_syntax is None:
+        if not isinstance(ds, Dataset):
+            raise TypeError("image_info needs the transfer syntax of a file read without pydicom")
+        transfer_syntax = ds.file_meta.TransferSyntaxUID
     try:
-        rows = int(ds.Rows)
-        columns = int(ds.Columns)
+        rows = int(ds.get("Rows"))
+        columns = int(ds.get("Columns"))
     except (AttributeError, TypeError, ValueError):
         raise UnsupportedImage("(0028,0010) Rows or (0028,0011) Columns is missing") from None
     if rows <= 0 or columns <= 0:
@@ -141,7 +147,7 @@ def image_info(ds: Dataset, max_pixels: int) -> ImageInfo:
         bits_stored=bits_stored,
         high_bit=int(ds.get("HighBit", bits_stored - 1) or bits_stored - 1),
         pixel_representation=int(ds.get("PixelRepresentation", 0) or 0),
-        transfer_syntax=UID(ds.file_meta.TransferSyntaxUID),
+        transfer_syntax=UID(transfer_syntax),
         pixel_aspect=pixel_aspect(ds),
     )
 
@@ -158,7 +164,7 @@ def _ratio(value: object) -> float | None:
     return ratio if MIN_ASPECT <= ratio <= 1 / MIN_ASPECT else None
 
 
-def pixel_aspect(ds: Dataset) -> float:
+def pixel_aspect(ds: Elements) -> float:
     """A pixel's height over its width (PS3.3 C.7.6.3.1.7): from the physical spacing when
     there is one (Pixel Spacing, also in the shared Pixel Measures Sequence, then Imager and
     Nominal Scanned Pixel Spacing), else Pixel Aspect Ratio, else square. Each is row spacing
@@ -250,3 +256,51 @@ def _check_native_length(ds: Dataset, info: ImageInfo) -> None:
             f"(7FE0,0010) Pixel Data holds {actual} bytes, more than the {expected} that Rows, "
             f"Columns, Samples per Pixel and Number of Frames describe"
         )
+
+
+# What pydicom's decoders require of every image (pixels/common.py _validate_options): a file
+# without one of them is left to pydicom, which names the missing element.
+REQUIRED = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+)
+NATIVE_LAYOUTS = {1: ("MONOCHROME1", "MONOCHROME2"), 3: ("RGB", "YBR_FULL")}
+
+
+def native_frame(
+    ds: Elements, pixel_data: memoryview, info: ImageInfo, frame: int
+) -> np.ndarray | None:
+    """Frame `frame` of native little-endian Pixel Data (PS3.5 8.1.1, A.2) as a read-only view
+    of the file's bytes: the cells pydicom's native decoder gives (the same dtype, unmasked),
+    without its copy. Only whole 8/16/32-bit cells of a header pydicom would accept, one
+    grayscale sample or three interleaved colour ones (Planar Configuration 0); None for
+    anything else, which pydicom decodes or refuses in its own words."""
+    ts = info.transfer_syntax
+    if ts.is_encapsulated or not ts.is_little_endian or not 0 <= frame < info.frames:
+        return None
+    if any(ds.get(keyword) is None for keyword in REQUIRED):
+        return None
+    if info.photometric not in NATIVE_LAYOUTS.get(info.samples, ()):
+        return None
+    if info.samples == 3 and ds.get("PlanarConfiguration") != 0:
+        return None
+    bits_allocated = ds.get("BitsAllocated")
+    if bits_allocated not in (8, 16, 32) or not 1 <= ds.get("BitsStored") <= bits_allocated:
+        return None
+    if ds.get("PixelRepresentation") not in (0, 1):
+        return None
+    kind = "i" if info.pixel_representation == 1 else "u"
+    dtype = np.dtype(f"<{kind}{bits_allocated // 8}")
+    frame_bytes = info.rows * info.columns * info.samples * dtype.itemsize
+    expected = frame_bytes * info.frames
+    if not expected <= len(pixel_data) < expected + frame_bytes:
+        return None  # short, or a frame too long: decode_frame refuses it in its own words
+    start = frame * frame_bytes
+    shape = (info.rows, info.columns, 3) if info.samples == 3 else (info.rows, info.columns)
+    count = info.rows * info.columns * info.samples
+    return np.frombuffer(pixel_data, dtype, count, start).reshape(shape)

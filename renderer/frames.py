@@ -17,21 +17,20 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset
 
-from renderer.decode import ImageInfo, Source
+from renderer.decode import Source
 from renderer.fetch import HttpSource, RenderSource
+from renderer.header import Header
 
-OVERHEAD = 16_384  # bytes counted per entry for the parsed header
+OVERHEAD = 4_096  # bytes counted per entry for the header
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    ds: Dataset
-    info: ImageInfo
+    header: Header
     frame: np.ndarray
     photometric: str
-    size: int  # bytes held: the file's pixel data and the decoded frame
+    size: int  # bytes held: the buffer under the frame (the whole file, for a view into it)
 
 
 def key_for(source: RenderSource, frame: int) -> Hashable | None:
@@ -46,11 +45,20 @@ def key_for(source: RenderSource, frame: int) -> Hashable | None:
     return None
 
 
-def measure(ds: Dataset, frame: np.ndarray) -> int:
-    pixel_data = ds.get("PixelData")
-    held = len(pixel_data) if isinstance(pixel_data, bytes | bytearray) else 0
-    base = frame.base if isinstance(frame.base, bytes | bytearray) else None
-    return OVERHEAD + held + (0 if base is not None else frame.nbytes)
+def measure(frame: np.ndarray) -> int:
+    """What keeping `frame` keeps alive: the array that owns its memory, or the whole buffer
+    (the file's bytes) it is a view of."""
+    root: object = frame
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if isinstance(root, np.ndarray):
+        return OVERHEAD + root.nbytes
+    if isinstance(root, memoryview):
+        root = root.obj
+    try:
+        return OVERHEAD + memoryview(root).nbytes  # type: ignore[arg-type]
+    except TypeError:
+        return OVERHEAD + frame.nbytes
 
 
 class FrameCache:

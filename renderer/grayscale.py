@@ -13,14 +13,14 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset
 
+from renderer.header import Header
 from renderer.lut import Lut
-from renderer.modality import Modality, Rescale, apply_modality, modality_for_frame, output_bits
+from renderer.modality import Modality, Rescale, apply_modality, output_bits
 from renderer.params import DefaultWindow, RenderParams
-from renderer.presentation import apply_presentation, inverts
+from renderer.presentation import apply_presentation, shape_inverts
 from renderer.stored import StoredFormat, stored_values
-from renderer.voi import Voi, apply_voi, fallback_window, stored_voi
+from renderer.voi import Voi, apply_voi, fallback_window
 
 LUT_MAX_ITEMSIZE = 2  # 2^16 cells at most: a 64 KiB table
 
@@ -114,7 +114,7 @@ def modality_range(
 
 
 def select_voi(
-    ds: Dataset,
+    header: Header,
     params: RenderParams,
     cells: np.ndarray,
     stored: StoredFormat,
@@ -124,27 +124,24 @@ def select_voi(
     2^BitsStored means nothing)."""
     if params.window is not None:
         return params.window
-    negative = stored.signed or (isinstance(modality, Rescale) and modality.intercept < 0)
-    found = stored_voi(ds, params.frame, signed=negative)
-    if found is not None:
-        return found
+    if header.voi is not None:
+        return header.voi
     mode = DefaultWindow.MINMAX if cells.dtype.kind == "f" else params.default_window
     ends = modality_range(cells, stored, modality) if mode is DefaultWindow.MINMAX else None
     return fallback_window(mode, output_bits(modality, stored.bits_stored), ends)
 
 
 def render_grayscale(
-    ds: Dataset,
+    header: Header,
     params: RenderParams,
-    stored: StoredFormat,
     photometric: str,
     frame: np.ndarray,
     crop: tuple[slice, slice],
 ) -> np.ndarray:
     """Cells of a frame to the 8-bit grayscale image of its cropped part."""
-    modality: Modality = Rescale()
-    if frame.dtype.kind != "f":  # Float Pixel Data holds modality values already
-        modality = modality_for_frame(ds, params.frame, signed=stored.signed)
-    voi = select_voi(ds, params, frame, stored, modality)
-    spec = Grayscale(stored, modality, voi, inverts(ds, photometric))
+    stored = header.info.stored
+    # Float Pixel Data holds modality values already.
+    modality: Modality = header.modality if frame.dtype.kind != "f" else Rescale()
+    voi = select_voi(header, params, frame, stored, modality)
+    spec = Grayscale(stored, modality, voi, shape_inverts(header.presentation, photometric))
     return apply_grayscale(frame[crop], spec)

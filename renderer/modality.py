@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 
+from renderer.elements import Elements
 from renderer.lut import Lut, apply_lut, lut_from_item
 
 
@@ -28,12 +29,12 @@ class Rescale:
 Modality = Rescale | Lut
 
 
-def _first_item(ds: Dataset, keyword: str) -> Dataset | None:
+def _first_item(ds: Elements, keyword: str) -> Dataset | None:
     seq = ds.get(keyword)
     return seq[0] if seq else None
 
 
-def _rescale_from(item: Dataset | None) -> Rescale | None:
+def _rescale_from(item: Elements | None) -> Rescale | None:
     if item is None or ("RescaleSlope" not in item and "RescaleIntercept" not in item):
         return None
     try:
@@ -46,7 +47,7 @@ def _rescale_from(item: Dataset | None) -> Rescale | None:
     return Rescale(slope, intercept)
 
 
-def rescale_for_frame(ds: Dataset, frame: int) -> Rescale:
+def rescale_for_frame(ds: Elements, frame: int) -> Rescale:
     """Rescale Slope/Intercept of one frame: per-frame, shared, top level; absent is identity."""
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame is not None and frame < len(per_frame):
@@ -61,7 +62,7 @@ def rescale_for_frame(ds: Dataset, frame: int) -> Rescale:
     return _rescale_from(ds) or Rescale()
 
 
-def modality_for_frame(ds: Dataset, frame: int, *, signed: bool) -> Modality:
+def modality_for_frame(ds: Elements, frame: int, *, signed: bool) -> Modality:
     """The Modality LUT Sequence when there is one (C.11.1: it and a rescale are exclusive;
     a file with both gets the table, as pydicom does), else the frame's rescale."""
     item = _first_item(ds, "ModalityLUTSequence")

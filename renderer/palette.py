@@ -12,8 +12,8 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset
 
+from renderer.elements import Elements
 from renderer.errors import UnsupportedImage
 from renderer.lut import Lut, apply_lut, descriptor, entries, signed_first
 from renderer.stored import StoredFormat, stored_values
@@ -96,11 +96,12 @@ def _expanded(raw: bytes, size: str) -> np.ndarray:
     return table
 
 
-def _channel(ds: Dataset, colour: str, signed: bool, little_endian: bool) -> Lut:
+def _channel(ds: Elements, colour: str, signed: bool, little_endian: bool) -> Lut:
     desc_name = f"{colour}PaletteColorLookupTableDescriptor"
     if desc_name not in ds:
         raise UnsupportedImage(f"PALETTE COLOR without the {colour} Palette Color LUT Descriptor")
-    count, first, bits = descriptor(ds[desc_name].value, f"{colour} Palette Color LUT Descriptor")
+    desc = ds.get(desc_name)
+    count, first, bits = descriptor(desc, f"{colour} Palette Color LUT Descriptor")
     plain = ds.get(f"{colour}PaletteColorLookupTableData")
     segmented = ds.get(f"Segmented{colour}PaletteColorLookupTableData")
     if plain is not None:
@@ -117,7 +118,7 @@ def _channel(ds: Dataset, colour: str, signed: bool, little_endian: bool) -> Lut
     return Lut(signed_first(first, signed), bits, table.tobytes())
 
 
-def palette_from(ds: Dataset, *, signed: bool) -> Palette:
+def palette_from(ds: Elements, *, signed: bool) -> Palette:
     little_endian = bool(ds.original_encoding[1] in (True, None))
     red, green, blue = (_channel(ds, c, signed, little_endian) for c in CHANNELS)
     return Palette(red, green, blue)

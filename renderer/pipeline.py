@@ -7,55 +7,60 @@ import dataclasses
 from collections.abc import Hashable
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from renderer import frames
 from renderer.animation import frame_delays
 from renderer.color import render_color
-from renderer.decode import ImageInfo, decode_frame, image_info, read_dataset
 from renderer.encode import encode, encode_gif
 from renderer.errors import OutputTooLarge
 from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
+from renderer.header import Header, describe
 from renderer.params import OutputFormat, RenderParams, RenderResult
-from renderer.reduced import reduced_frame
+from renderer.stored_file import StoredFile
 from renderer.viewport import apply_flips, layout
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 
 def render_frame(
-    ds: Dataset,
-    info: ImageInfo,
+    file: StoredFile | None,
+    header: Header,
     params: RenderParams,
     geometry: Plan,
     cached: frames.Decoded | None = None,
     key: Hashable | None = None,
 ) -> np.ndarray:
     """Frame `params.frame` to 8-bit gray or RGB pixels at the output size. `cached` is this
-    frame decoded earlier; a full decode is kept under `key` for the next render."""
+    frame decoded earlier (then `file` may be None); a full decode is kept under `key` for the
+    next render."""
     if cached is not None:
         frame, photometric, crop = cached.frame, cached.photometric, geometry.crop
     else:
-        frame, photometric, crop = _frame(ds, info, params, geometry)
+        assert file is not None
+        frame, photometric, crop = file.cells(header, params.frame, geometry)
         if key is not None and crop == geometry.crop:
-            _keep(key, ds, info, frame, photometric)
+            _keep(key, header, frame, photometric)
     if photometric in GRAYSCALE and frame.ndim == 2:
-        image = render_grayscale(ds, params, info.stored, photometric, frame, crop)
+        image = render_grayscale(header, params, photometric, frame, crop)
     else:
-        image = render_color(ds, info.stored, photometric, frame, crop)
+        image = render_color(header.palette, header.info.stored, photometric, frame, crop)
     return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
-    key = frames.key_for(source, params.frame) if frames.CACHE.max_bytes else None
+    # An animation renders every frame from the file; the cache holds single frames.
+    cacheable = frames.CACHE.max_bytes and not params.animate
+    key = frames.key_for(source, params.frame) if cacheable else None
     cached = frames.CACHE.get(key) if key is not None else None
+    file: StoredFile | None = None
     if cached is not None:  # decoded a moment ago by this worker: no fetch, no decode
-        ds, info = cached.ds, cached.info
+        header = cached.header
     else:
-        ds = read_dataset(fetch(source) if isinstance(source, HttpSource) else source)
-        info = image_info(ds, params.max_pixels)
+        file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+        header = file.header(params.frame, params.max_pixels)
+    info = header.info
     geometry = layout(info.rows, info.columns, params, info.pixel_aspect)
     animated = params.animate and params.output is OutputFormat.GIF and info.frames > 1
     count = info.frames if animated else 1
@@ -66,13 +71,17 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
             + f" exceeds the limit of {params.max_pixels} pixels (--max-pixels)"
         )
     if animated:
+        assert file is not None
+        ds = file.dataset()
         images = [
-            render_frame(ds, info, dataclasses.replace(params, frame=index), geometry)
+            render_frame(
+                file, describe(ds, info, index), dataclasses.replace(params, frame=index), geometry
+            )
             for index in range(info.frames)
         ]
         data = encode_gif(images, frame_delays(ds, info.frames))
     else:
-        image = render_frame(ds, info, params, geometry, cached, key)
+        image = render_frame(file, header, params, geometry, cached, key)
         data = encode(image, params.output, params.quality)
     return RenderResult(
         data=data,
@@ -86,29 +95,12 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     )
 
 
-def _keep(key: Hashable, ds: Dataset, info: ImageInfo, frame: np.ndarray, photometric: str) -> None:
+def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:
     """Cache a full grayscale decode (the window-drag case); read-only, so no stage can change
     what the next render of this frame starts from."""
     if photometric in GRAYSCALE and frame.ndim == 2:
         frame.flags.writeable = False
-        frames.CACHE.put(
-            key, frames.Decoded(ds, info, frame, photometric, frames.measure(ds, frame))
-        )
-
-
-def _frame(
-    ds: Dataset, info: ImageInfo, params: RenderParams, geometry: Plan
-) -> tuple[np.ndarray, str, tuple[slice, slice]]:
-    """The frame's cells, their photometric interpretation and the crop to take: a thumbnail of
-    a whole compressed frame is decoded at reduced resolution where the codec allows."""
-    whole = (geometry.x0, geometry.y0, geometry.x1, geometry.y1) == (0, 0, info.columns, info.rows)
-    if whole:
-        cells = reduced_frame(ds, info, params.frame, geometry.height, geometry.width)
-        if cells is not None:
-            full = cells.shape[:2] == (info.rows, info.columns)
-            return cells, info.photometric, geometry.crop if full else (slice(None), slice(None))
-    frame, photometric = decode_frame(ds, info, params.frame)
-    return frame, photometric, geometry.crop
+        frames.CACHE.put(key, frames.Decoded(header, frame, photometric, frames.measure(frame)))
 
 
 __all__ = ["render"]

@@ -9,13 +9,21 @@ is never applied twice. Without the attribute, MONOCHROME1 alone decides (dcmtk 
 from __future__ import annotations
 
 import numpy as np
-from pydicom.dataset import Dataset
 
+from renderer.elements import Elements
 from renderer.voi import LEVELS
 
 
-def inverts(ds: Dataset, photometric: str) -> bool:
-    shape = str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+def lut_shape(ds: Elements) -> str:
+    """(2050,0020) Presentation LUT Shape, upper case; empty when absent."""
+    return str(ds.get("PresentationLUTShape", "") or "").strip().upper()
+
+
+def inverts(ds: Elements, photometric: str) -> bool:
+    return shape_inverts(lut_shape(ds), photometric)
+
+
+def shape_inverts(shape: str, photometric: str) -> bool:
     if shape == "INVERSE":
         return True
     if shape == "IDENTITY":

@@ -9,9 +9,9 @@ drop-in renders the same); enhanced objects keep theirs in the Frame VOI LUT Seq
 from __future__ import annotations
 
 import numpy as np
-from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from renderer.elements import Elements
 from renderer.lut import Lut, apply_lut, lut_from_item
 from renderer.params import DefaultWindow, VoiFunction, Window
 
@@ -42,7 +42,7 @@ def voi_function(value: object) -> VoiFunction:
         return VoiFunction.LINEAR
 
 
-def _window_from(item: Dataset | None) -> Window | None:
+def _window_from(item: Elements | None) -> Window | None:
     if item is None:
         return None
     center = _first(item.get("WindowCenter"))
@@ -52,7 +52,7 @@ def _window_from(item: Dataset | None) -> Window | None:
     return Window(center, width, voi_function(item.get("VOILUTFunction")))
 
 
-def _voi_from(item: Dataset | None, *, signed: bool, little_endian: bool) -> Voi | None:
+def _voi_from(item: Elements | None, *, signed: bool, little_endian: bool) -> Voi | None:
     """A window, else the first VOI LUT Sequence item, of one level of the dataset."""
     window = _window_from(item)
     if window is not None or item is None:
@@ -65,14 +65,14 @@ def _voi_from(item: Dataset | None, *, signed: bool, little_endian: bool) -> Voi
     return None
 
 
-def stored_voi(ds: Dataset, frame: int, *, signed: bool) -> Voi | None:
+def stored_voi(ds: Elements, frame: int, *, signed: bool) -> Voi | None:
     """The file's own VOI for one frame: per-frame Frame VOI LUT Sequence, shared, top level.
 
     `signed` says whether modality values may be negative (for a VOI LUT's first mapped value).
     """
     little_endian = bool(ds.original_encoding[1] in (True, None))
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    levels: list[Dataset | None] = []
+    levels: list[Elements | None] = []
     if per_frame is not None and frame < len(per_frame):
         seq = per_frame[frame].get("FrameVOILUTSequence")
         levels.append(seq[0] if seq else None)

@@ -138,4 +138,4 @@ def test_a_palette_without_data_names_what_is_missing() -> None:
 def test_unknown_photometric_interpretations_are_named() -> None:
     cells = np.zeros((2, 2, 3), np.uint8)
     with pytest.raises(UnsupportedImage, match=r"\(0028,0004\) Photometric Interpretation CMYK"):
-        render_color(Dataset(), EIGHT, "CMYK", cells, (slice(None), slice(None)))
+        render_color(None, EIGHT, "CMYK", cells, (slice(None), slice(None)))

@@ -86,7 +86,7 @@ def test_levels_keep_the_frame_at_least_the_output_size() -> None:
 def test_jpeg2000_levels_keep_sign_and_bit_depth(bits: int, signed: bool) -> None:
     data, values = j2k(bits, signed)
     ds = read_dataset(data)
-    small = reduced_frame(ds, image_info(ds, 10**8), 0, 32, 32)
+    small = reduced_frame(ds.PixelData, image_info(ds, 10**8), 0, 32, 32)
     assert small is not None and small.shape == (32, 32)
     assert small.dtype == (np.int16 if signed else np.uint16)
     span = float(values.max()) - float(values.min())
@@ -99,7 +99,7 @@ def test_jpeg2000_levels_keep_sign_and_bit_depth(bits: int, signed: bool) -> Non
 def test_jpeg_baseline_scales_in_the_dct() -> None:
     data, values = jpeg8()
     ds = read_dataset(data)
-    small = reduced_frame(ds, image_info(ds, 10**8), 0, 32, 32)
+    small = reduced_frame(ds.PixelData, image_info(ds, 10**8), 0, 32, 32)
     assert small is not None and small.shape == (32, 32) and small.dtype == np.uint8
     assert np.abs(small - area_mean(values, 4)).max() <= 3
 
@@ -122,10 +122,10 @@ def test_what_cannot_be_reduced_is_decoded_in_full() -> None:
     data, values = j2k(12, False)
     ds = read_dataset(data)
     info = image_info(ds, 10**8)
-    assert reduced_frame(ds, info, 0, 100, 100) is None  # less than a 2x shrink
-    assert reduced_frame(ds, info, 1, 32, 32) is None  # no such frame
+    assert reduced_frame(ds.PixelData, info, 0, 100, 100) is None  # less than a 2x shrink
+    assert reduced_frame(ds.PixelData, info, 1, 32, 32) is None  # no such frame
     native = read_dataset(to_bytes(dataset(values, 12, False)))
-    assert reduced_frame(native, image_info(native, 10**8), 0, 32, 32) is None
+    assert reduced_frame(native.PixelData, image_info(native, 10**8), 0, 32, 32) is None
     cropped = render(data, RenderParams(rows=16, columns=16, region=None))
     assert (cropped.width, cropped.height) == (16, 16)
 
@@ -133,7 +133,7 @@ def test_what_cannot_be_reduced_is_decoded_in_full() -> None:
 def test_jpeg_baseline_full_size_goes_to_libjpeg_turbo_directly() -> None:
     data = jpeg8()[0]
     ds = read_dataset(data)
-    cells = reduced_frame(ds, image_info(ds, 10**8), 0, SIZE, SIZE)
+    cells = reduced_frame(ds.PixelData, image_info(ds, 10**8), 0, SIZE, SIZE)
     assert cells is not None and cells.shape == (SIZE, SIZE) and cells.dtype == np.uint8
     reference = pydicom.dcmread(io.BytesIO(data)).pixel_array  # pydicom's own plugins
     assert np.abs(cells.astype(int) - reference).max() <= 1  # IDCT rounding only

@@ -1,0 +1,53 @@
+"""Everything a render of one frame reads from the file's header, read once into a frozen value:
+the stages take it instead of going back to the file (a pydicom Dataset converts elements and
+walks its sequences on every look-up; a window drag re-renders from this value alone).
+
+Grayscale frames need the Modality LUT (PS3.3 C.11.1), the file's own VOI (C.11.2) and the
+presentation polarity (C.11.6); PALETTE COLOR ones their palette (C.7.6.3.1.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from renderer.decode import ImageInfo
+from renderer.elements import Elements
+from renderer.modality import Modality, Rescale, modality_for_frame
+from renderer.palette import Palette, palette_from
+from renderer.presentation import lut_shape
+from renderer.voi import Voi, stored_voi
+
+GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+IDENTITY = Rescale()
+FLOAT_PIXELS = ("FloatPixelData", "DoubleFloatPixelData")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    info: ImageInfo
+    frame: int  # 0-based: the frame the per-frame values below belong to
+    modality: Modality = IDENTITY  # identity for Float Pixel Data: it holds modality values
+    voi: Voi | None = None  # the file's own window or VOI LUT
+    presentation: str = ""  # (2050,0020) Presentation LUT Shape, upper case
+    palette: Palette | None = None
+
+
+def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
+    """The header values of frame `frame` (0-based) of a file whose Image Pixel module is
+    `info`. Only what the photometric interpretation needs is read, so a colour image with a
+    stray Modality LUT renders as before."""
+    signed = info.stored.signed
+    if info.photometric == "PALETTE COLOR":
+        return Header(info, frame, palette=palette_from(ds, signed=signed))
+    if info.photometric not in GRAYSCALE:
+        return Header(info, frame)
+    modality: Modality = IDENTITY
+    if not any(keyword in ds for keyword in FLOAT_PIXELS):
+        modality = modality_for_frame(ds, frame, signed=signed)
+    # A VOI LUT's first mapped value is signed when modality values may be negative.
+    negative = signed or (isinstance(modality, Rescale) and modality.intercept < 0)
+    voi = stored_voi(ds, frame, signed=negative)
+    return Header(info, frame, modality, voi, lut_shape(ds))
+
+
+__all__ = ["Header", "describe"]

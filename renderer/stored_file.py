@@ -1,0 +1,79 @@
+"""A stored file, read once for a render: the lean reader's view when the file is plain
+(renderer.part10), pydicom's Dataset otherwise, and one frame's cells from the cheapest
+source: a view of native pixel data, a reduced-resolution decode, or pydicom's decoders."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from renderer import part10
+from renderer.decode import Source, decode_frame, image_info, native_frame, read_dataset
+from renderer.geometry import Plan
+from renderer.header import Header, describe
+from renderer.reduced import reduced_frame
+
+logger = logging.getLogger(__name__)
+
+WHOLE = (slice(None), slice(None))
+
+
+class StoredFile:
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self._dataset: Dataset | None = None
+        self.plain: part10.Plain | None = None
+        if isinstance(source, str):
+            try:
+                with open(source, "rb") as fh:
+                    source = fh.read()
+            except OSError:
+                return  # pydicom names the problem when the header is asked for
+            self._source = source
+        self.plain = part10.read(source)
+
+    def dataset(self) -> Dataset:
+        """pydicom's parse of the whole file, made the first time something needs it."""
+        if self._dataset is None:
+            self._dataset = read_dataset(self._source)
+        return self._dataset
+
+    def header(self, frame: int, max_pixels: int) -> Header:
+        if self.plain is not None:
+            attributes = self.plain.attributes
+            info = image_info(attributes, max_pixels, self.plain.transfer_syntax)
+            return describe(attributes, info, frame)
+        ds = self.dataset()
+        return describe(ds, image_info(ds, max_pixels), frame)
+
+    def cells(
+        self, header: Header, frame: int, geometry: Plan
+    ) -> tuple[np.ndarray, str, tuple[slice, slice]]:
+        """The frame's cells, their photometric interpretation and the crop to take: a
+        thumbnail of a whole compressed frame is decoded at reduced resolution where the codec
+        allows, native pixel data of a plain file is a view of its bytes."""
+        info = header.info
+        plain = self.plain
+        if plain is not None and not info.transfer_syntax.is_encapsulated:
+            cells = native_frame(plain.attributes, plain.pixel_data, info, frame)
+            if cells is not None:
+                return cells, info.photometric, geometry.crop
+        whole = (geometry.x0, geometry.y0, geometry.x1, geometry.y1) == (
+            0,
+            0,
+            info.columns,
+            info.rows,
+        )
+        if whole and info.transfer_syntax.is_encapsulated:
+            pixel_data = bytes(plain.pixel_data) if plain else self.dataset().PixelData
+            cells = reduced_frame(pixel_data, info, frame, geometry.height, geometry.width)
+            if cells is not None:
+                full = cells.shape[:2] == (info.rows, info.columns)
+                return cells, info.photometric, geometry.crop if full else WHOLE
+        decoded, photometric = decode_frame(self.dataset(), info, frame)
+        return decoded, photometric, geometry.crop
+
+
+__all__ = ["StoredFile"]
