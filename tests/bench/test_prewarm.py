@@ -5,35 +5,27 @@ thumbnail cached. The latencies themselves are judged in BENCHMARKS.md, not here
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.prewarm import END_MARKER, MODES, START_MARKER, write_section
 from bench.report import NOTES_MARKER
+from tests.bench.run import run_bench
 from tests.support.tools import require_program
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_prewarm_bench_runs_and_writes_its_section(tmp_path: Path) -> None:
     require_program("Orthanc")
     benchmarks = tmp_path / "BENCHMARKS.md"
     benchmarks.write_text(f"suite tables\n{NOTES_MARKER}\nnotes\n")
-    command = [
-        sys.executable, "-m", "bench", "prewarm",
+    run_bench(
+        "prewarm",
         "--slices", "4",
         "--repeat", "1",
         "--cache", str(tmp_path / "cache"),
         "--out", str(tmp_path / "out"),
         "--markdown", str(benchmarks),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+        timeout=240,
+    )  # fmt: skip
     results = json.loads((tmp_path / "out" / "prewarm-latest.json").read_text())
     points = {p["mode"]: p for p in results["points"]}
     assert set(points) == set(MODES)

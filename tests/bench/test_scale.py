@@ -5,16 +5,12 @@ the rest of the file). The figures themselves are judged in BENCHMARKS.md, not h
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.report import NOTES_MARKER
 from bench.scale import END_MARKER, START_MARKER, write_section
+from tests.bench.run import run_bench
 from tests.support.tools import require_program
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_scale_runs_one_and_two_nodes_behind_nginx(tmp_path: Path) -> None:
@@ -22,8 +18,8 @@ def test_scale_runs_one_and_two_nodes_behind_nginx(tmp_path: Path) -> None:
         require_program(name)
     benchmarks = tmp_path / "BENCHMARKS.md"
     benchmarks.write_text(f"suite tables\n{NOTES_MARKER}\nhand-written notes\n")
-    command = [
-        sys.executable, "-m", "bench", "scale",
+    run_bench(
+        "scale",
         "--nodes", "1,2",
         "--l2", "redis",
         "--slices", "10",  # 4 UIDs all hashed to one of two nodes in ~1 run of 6
@@ -33,12 +29,8 @@ def test_scale_runs_one_and_two_nodes_behind_nginx(tmp_path: Path) -> None:
         "--cache", str(tmp_path / "cache"),
         "--out", str(tmp_path / "out"),
         "--markdown", str(benchmarks),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+        timeout=180,
+    )  # fmt: skip
 
     results = json.loads((tmp_path / "out" / "scale-latest.json").read_text())
     rows = {(p["nodes"], p["balance"]) for p in results["points"]}

@@ -5,14 +5,11 @@ plot. The figures themselves are not judged here: that is what BENCHMARKS.md is 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.bench.run import run_bench
 from tests.support.tools import missing, require_program
 
-REPO = Path(__file__).resolve().parents[2]
 PLUGINS = Path("/usr/share/orthanc/plugins")
 
 
@@ -26,8 +23,8 @@ def test_the_suite_runs_against_both_servers(tmp_path: Path) -> None:
         "old table\n<!-- notes: everything below this line is kept when the "
         "suite rewrites the file -->\nhand-written notes\n"
     )
-    command = [
-        sys.executable, "-m", "bench", "run",
+    run_bench(
+        "run",
         "--slices", "4",
         "--scenarios", "cold_thumbnails",
         "--concurrency", "2",
@@ -38,12 +35,8 @@ def test_the_suite_runs_against_both_servers(tmp_path: Path) -> None:
         "--cache", str(tmp_path / "cache"),
         "--out", str(tmp_path / "out"),
         "--markdown", str(benchmarks),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+        timeout=120,
+    )  # fmt: skip
 
     results = json.loads((tmp_path / "out" / "latest.json").read_text())
     points = {(p["server"], p["mode"]): p for p in results["points"]}

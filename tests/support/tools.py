@@ -4,11 +4,11 @@ developer's machine it skips it."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 
 import pytest
+
+from bench.procs import free_port  # one port policy for the tests and the bench
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -28,15 +28,4 @@ def require_program(name: str) -> str:
     return path
 
 
-def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range (32768+), so that neither another
-    suite's bind(0) nor the outgoing connections of a load test can take it before we do."""
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port between 20000 and 32000")
+__all__ = ["IN_CI", "free_port", "missing", "require_program"]
