@@ -212,7 +212,8 @@ class RenderPool:
         try:
             w.writer.write(wire.encode((job_id, job.source, job.params)))
             await w.writer.drain()
-            reply_id, ok, value = await asyncio.wait_for(wire.recv(w.reader), self.render_timeout)
+            async with asyncio.timeout(self.render_timeout):  # no task per job, as wait_for has
+                reply_id, ok, value = await wire.recv(w.reader)
         except TimeoutError:
             self.stats.timeouts += 1
             logger.warning(
