@@ -50,8 +50,10 @@ def render_frame(
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
-    # An animation renders every frame from the file; the cache holds single frames.
-    cacheable = frames.CACHE.max_bytes and not params.animate
+    # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
+    # asks every request without a frameNumber to animate: only a GIF does.)
+    gif_animation = params.animate and params.output is OutputFormat.GIF
+    cacheable = frames.CACHE.max_bytes and not gif_animation
     key = frames.key_for(source, params.frame) if cacheable else None
     cached = frames.CACHE.get(key) if key is not None else None
     file: StoredFile | None = None

@@ -28,7 +28,8 @@ def cache() -> Iterator[frames.FrameCache]:
 
 
 def drag(step: int) -> RenderParams:
-    return RenderParams(window=Window(center=40 + 10 * step, width=400 + step))
+    # As /wado builds them: no frameNumber asks for every frame, which only a GIF animates.
+    return RenderParams(window=Window(center=40 + 10 * step, width=400 + step), animate=True)
 
 
 def test_a_re_window_reuses_the_decoded_frame(cache: frames.FrameCache, tmp_path: Path) -> None:
