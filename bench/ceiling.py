@@ -10,11 +10,9 @@ from urllib.parse import parse_qsl
 from multidict import MultiDict
 
 from bench.scenarios import Scenario
-from renderer.params import OutputFormat, RenderParams
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from router import wado_uri
-
-OUTPUTS = {wado_uri.JPEG: OutputFormat.JPEG, wado_uri.PNG: OutputFormat.PNG}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +32,7 @@ def params_for(query: str) -> RenderParams:
     parsed = wado_uri.parse(
         MultiDict(parse_qsl("requestType=WADO&objectUID=1.2.3" + query, keep_blank_values=True))
     )
-    return RenderParams(
-        frame=(parsed.frame or 1) - 1,
-        output=OUTPUTS[parsed.media_type],
-        rows=parsed.rows,
-        columns=parsed.columns,
-        region=parsed.region,
-        window=parsed.window,
-        quality=parsed.quality,
-    )
+    return wado_uri.render_params(parsed, RenderParams())
 
 
 def measure(

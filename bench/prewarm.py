@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import cpu, procs, series
+from bench import cpu, procs, report, series
 from bench.client import Connection
-from bench.report import NOTES_MARKER
 from bench.runner import machine_info
 
 logger = logging.getLogger(__name__)
@@ -210,13 +209,4 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this section among BENCHMARKS.md's kept notes, or append it there."""
-    old = path.read_text() if path.exists() else ""
-    if START_MARKER in old and END_MARKER in old:
-        before, rest = old.split(START_MARKER, 1)
-        after = rest.split(END_MARKER, 1)[1].lstrip("\n")
-        path.write_text(before + text + ("\n" + after if after else ""))
-        return
-    if NOTES_MARKER not in old:
-        old += ("\n" if old and not old.endswith("\n") else "") + NOTES_MARKER + "\n"
-    path.write_text(old + "\n" + text)
+    report.write_section(path, text, START_MARKER, END_MARKER)

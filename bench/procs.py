@@ -82,6 +82,52 @@ def _stop(process: subprocess.Popen[bytes] | None, grace: float) -> None:
         process.wait(timeout=5)
 
 
+def orthanc_config(
+    port: int, storage: Path, name: str, users: dict[str, str] | None = None
+) -> dict[str, object]:
+    """An Orthanc on loopback only, with /wado and DICOMweb on, GDCM to decode JPEG 2000 and
+    nothing else listening: what the bench and the tests both start."""
+    return {
+        "Name": name,
+        "HttpPort": port,
+        "StorageDirectory": str(storage),
+        "IndexDirectory": str(storage),
+        "Plugins": [PLUGINS],
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": bool(users),
+        "RegisteredUsers": users or {},
+        "DicomServerEnabled": False,
+        "HttpThreadsCount": 50,
+        "OverwriteInstances": True,
+        "StableAge": 2,
+        "DicomWeb": {
+            "Enable": True,
+            "Root": "/dicom-web/",
+            "EnableWado": True,
+            "WadoRoot": "/wado",
+            "Host": "127.0.0.1",
+            "Ssl": False,
+        },
+        # GDCM decodes the JPEG 2000 series for Orthanc's own /wado.
+        "Gdcm": {"Enable": True, "Throttling": 4},
+    }
+
+
+def serve_command(port: int, args: list[str]) -> list[str]:
+    """`python -m router serve` on loopback from this checkout (run it with cwd=REPO)."""
+    return [
+        sys.executable,
+        "-m",
+        "router",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+
+
 class Orthanc:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -95,30 +141,7 @@ class Orthanc:
         return self.process.pid
 
     def config(self) -> dict[str, object]:
-        storage = str(self.workdir / "db")
-        return {
-            "Name": "wadofarm-bench",
-            "HttpPort": self.port,
-            "StorageDirectory": storage,
-            "IndexDirectory": storage,
-            "Plugins": [PLUGINS],
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "DicomServerEnabled": False,
-            "HttpThreadsCount": 50,
-            "OverwriteInstances": True,
-            "StableAge": 2,
-            "DicomWeb": {
-                "Enable": True,
-                "Root": "/dicom-web/",
-                "EnableWado": True,
-                "WadoRoot": "/wado",
-                "Host": "127.0.0.1",
-                "Ssl": False,
-            },
-            # GDCM decodes the JPEG 2000 series for Orthanc's own /wado.
-            "Gdcm": {"Enable": True, "Throttling": 4},
-        }
+        return orthanc_config(self.port, self.workdir / "db", "wadofarm-bench")
 
     def start(self, timeout: float = 30.0) -> Orthanc:
         binary = shutil.which("Orthanc")
@@ -185,22 +208,17 @@ class Wadofarm:
 
     def start(self, timeout: float = 60.0) -> Wadofarm:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        command = [
-            sys.executable,
-            "-m",
-            "router",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--orthanc",
-            self.orthanc_url,
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            *self.args,
-        ]
+        command = serve_command(
+            self.port,
+            [
+                "--orthanc",
+                self.orthanc_url,
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                *self.args,
+            ],
+        )
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -131,6 +131,21 @@ def write_benchmarks(path: Path, text: str) -> None:
     path.write_text(text + "\n" + NOTES_MARKER + (notes or "\n"))
 
 
+def write_section(path: Path, text: str, start: str, end: str) -> None:
+    """Put a section between `start` and `end` among BENCHMARKS.md's kept notes (below the
+    suite's marker), replacing the previous one: `python -m bench run` rewrites only what is
+    above, and `bench scale` and `bench prewarm` each own one such section."""
+    old = path.read_text() if path.exists() else ""
+    if start in old and end in old:
+        before, rest = old.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
+        path.write_text(before + text + ("\n" + after if after else ""))
+        return
+    if NOTES_MARKER not in old:
+        old += ("\n" if old and not old.endswith("\n") else "") + NOTES_MARKER + "\n"
+    path.write_text(old + "\n" + text)
+
+
 def plot(results: dict[str, Any], path: Path) -> bool:
     """Throughput and p99 against connections, one line per server; False without matplotlib."""
     try:

@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import uvloop
 
-from bench import cpu, procs, series
+from bench import cpu, procs, report, series
 from bench.farm import BALANCES, Nginx, RedisServer
 from bench.load import Load, Target, closed_loop
 from bench.procs import SetupError
 from bench.progress import Progress
-from bench.report import NOTES_MARKER
 from bench.runner import machine_info
 
 logger = logging.getLogger(__name__)
@@ -317,14 +316,4 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 
 def write_section(path: Path, text: str) -> None:
-    """Put the section in BENCHMARKS.md's kept notes (below the suite's marker), replacing the
-    previous one: `python -m bench run` rewrites only what is above."""
-    old = path.read_text() if path.exists() else ""
-    if START_MARKER in old and END_MARKER in old:
-        before, rest = old.split(START_MARKER, 1)
-        after = rest.split(END_MARKER, 1)[1].lstrip("\n")
-        path.write_text(before + text + ("\n" + after if after else ""))
-        return
-    if NOTES_MARKER not in old:
-        old += ("\n" if old and not old.endswith("\n") else "") + NOTES_MARKER + "\n"
-    path.write_text(old + "\n" + text)
+    report.write_section(path, text, START_MARKER, END_MARKER)

@@ -12,7 +12,6 @@ Off (0 bytes) unless the worker configures it, so `render()` called directly sta
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import numpy as np
 from renderer.decode import Source
 from renderer.fetch import HttpSource, RenderSource
 from renderer.header import Header
+from renderer.lru import SizedLru
 
 OVERHEAD = 4_096  # bytes counted per entry for the header
 
@@ -61,38 +61,7 @@ def measure(frame: np.ndarray) -> int:
         return OVERHEAD + frame.nbytes
 
 
-class FrameCache:
-    def __init__(self, max_bytes: int = 0) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[Hashable, Decoded] = OrderedDict()
-
-    def get(self, key: Hashable) -> Decoded | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return entry
-
-    def put(self, key: Hashable, entry: Decoded) -> None:
-        if entry.size > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.bytes -= old.size
-        self._entries[key] = entry
-        self.bytes += entry.size
-        while self.bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self.bytes -= evicted.size
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
+FrameCache = SizedLru[Hashable, Decoded]
 
 CACHE = FrameCache()
 

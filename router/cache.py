@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from renderer.lru import LruStats, SizedLru
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -28,10 +30,7 @@ class CachedImage:
 
 
 @dataclass(slots=True)
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
+class CacheStats(LruStats):
     coalesced: int = 0
 
 
@@ -65,38 +64,11 @@ class BoundedDict(Generic[K, V]):
         return len(self._data)
 
 
-class RenderCache(Generic[K]):
+class RenderCache(SizedLru[K, CachedImage]):
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.stats = CacheStats()
-        self._entries: OrderedDict[K, CachedImage] = OrderedDict()
+        self.stats: CacheStats = CacheStats()
+        super().__init__(max_bytes, self.stats)
         self._inflight: dict[Hashable, asyncio.Future[CachedImage]] = {}
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: K) -> CachedImage | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self.stats.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.stats.hits += 1
-        return entry
-
-    def put(self, key: K, entry: CachedImage) -> None:
-        if entry.size > self.max_bytes:
-            return  # never evict everything for one huge image
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.bytes -= old.size
-        self._entries[key] = entry
-        self.bytes += entry.size
-        while self.bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self.bytes -= evicted.size
-            self.stats.evictions += 1
 
     async def coalesce(
         self, key: Hashable, produce: Callable[[], Awaitable[CachedImage]]

@@ -12,7 +12,7 @@ import time
 
 from aiohttp import web
 
-from renderer.params import OutputFormat, RenderParams
+from renderer.params import RenderParams
 from router import rendered_query
 from router.cache import BoundedDict
 from router.config import Config
@@ -22,7 +22,7 @@ from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
 from router.views import image_response
-from router.wado_uri import GIF, JPEG, PNG
+from router.wado_uri import OUTPUTS
 
 ROOT = "/dicom-web/studies/{study}"
 TARGETS = (
@@ -31,7 +31,6 @@ TARGETS = (
     ROOT + "/series/{series}/instances/{instance}",
     ROOT + "/series/{series}/instances/{instance}/frames/{frame}",
 )
-OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
 
 
 REPRESENTATIVE_TTL = 5.0  # seconds a choice is reused: a gallery page asks for many series

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from renderer.params import OutputFormat
 from router import wado_uri
 from router.cache import CachedImage
 from router.keys import ACCESS, CONFIG, SERVICE
-
-OUTPUTS = {
-    wado_uri.JPEG: OutputFormat.JPEG,
-    wado_uri.PNG: OutputFormat.PNG,
-    wado_uri.GIF: OutputFormat.GIF,
-}
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -46,16 +39,7 @@ async def wado(request: web.Request) -> web.Response:
     if query.media_type == wado_uri.DICOM:
         body = await service.store.read(instance)
         return web.Response(body=body, content_type=wado_uri.DICOM)
-    params = service.params(
-        frame=(query.frame or 1) - 1,
-        output=OUTPUTS[query.media_type],
-        rows=query.rows,
-        columns=query.columns,
-        region=query.region,
-        window=query.window,
-        quality=query.quality,
-        animate=query.frame is None,  # GIF of a multi-frame object: every frame
-    )
+    params = wado_uri.render_params(query, service.params())
     image, source = await service.image(instance, params)
     return image_response(request, image, source)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from multidict import MultiMapping
 
-from renderer.params import Region, Window
+from renderer.params import OutputFormat, Region, RenderParams, Window
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import negotiate
 from router.uid import check_uid
@@ -60,6 +60,25 @@ class WadoRequest:
     window: Window | None = None
     frame: int | None = None  # 1-based, as in the URL
     quality: int = DEFAULT_QUALITY
+
+
+OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
+
+
+def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
+    """The render an image request asks for, over the server's own settings (default window,
+    pixel limit). The bench's renderer-alone ceiling builds its renders here too."""
+    return replace(
+        settings,
+        frame=(request.frame or 1) - 1,
+        output=OUTPUTS[request.media_type],
+        rows=request.rows,
+        columns=request.columns,
+        region=request.region,
+        window=request.window,
+        quality=request.quality,
+        animate=request.frame is None,  # GIF of a multi-frame object: every frame
+    )
 
 
 def parse_int(name: str, value: str, low: int, high: int) -> int:

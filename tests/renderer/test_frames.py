@@ -35,7 +35,7 @@ def drag(step: int) -> RenderParams:
 def test_a_re_window_reuses_the_decoded_frame(cache: frames.FrameCache, tmp_path: Path) -> None:
     path = str(shutil.copy(corpus.sample(CT).path, tmp_path / "ct.dcm"))
     renders = [render(path, drag(step)).data for step in range(4)]
-    assert (cache.misses, cache.hits, len(cache)) == (1, 3, 1)
+    assert (cache.stats.misses, cache.stats.hits, len(cache)) == (1, 3, 1)
     frames.configure(0)
     assert renders == [render(path, drag(step)).data for step in range(4)]  # same bytes uncached
 
@@ -46,7 +46,7 @@ def test_a_changed_file_is_decoded_again(cache: frames.FrameCache, tmp_path: Pat
     render(str(path), drag(0))
     shutil.copy(corpus.sample("CT_small.dcm").path, path)  # another image, same name
     assert render(str(path), drag(0)).source_rows == 128
-    assert cache.misses == 2
+    assert cache.stats.misses == 2
 
 
 def test_the_cache_is_bounded(tmp_path: Path) -> None:
@@ -76,4 +76,4 @@ def test_a_cached_orthanc_instance_is_not_fetched_again(
     # Same content key, but a path that would 404 if it were fetched.
     gone = HttpSource(orthanc.url, "/instances/no-such-id/file", key=orthanc_id)
     assert render(gone, drag(0)) == first
-    assert cache.hits == 1
+    assert cache.stats.hits == 1

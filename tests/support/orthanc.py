@@ -10,10 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.procs import PLUGINS, orthanc_config
 from tests.support.http import get, request
 from tests.support.tools import free_port, require_program
-
-PLUGINS = "/usr/share/orthanc/plugins"
 
 
 class Orthanc:
@@ -43,31 +42,8 @@ class Orthanc:
         return {"Authorization": f"Basic {token}"}
 
     def config(self) -> dict[str, object]:
-        storage = str(self.workdir / "db")
-        return {
-            "Name": self.name,
-            "HttpPort": self.port,
-            "StorageDirectory": storage,
-            "IndexDirectory": storage,
-            "Plugins": [PLUGINS],
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": bool(self.users),
-            "RegisteredUsers": self.users or {},
-            "DicomServerEnabled": False,
-            "HttpThreadsCount": 50,
-            "OverwriteInstances": True,
-            "StableAge": 2,
-            "DicomWeb": {
-                "Enable": True,
-                "Root": "/dicom-web/",
-                "EnableWado": True,
-                "WadoRoot": "/wado",
-                "Host": "127.0.0.1",
-                "Ssl": False,
-            },
-            "Gdcm": {"Enable": True, "Throttling": 4},
-            **self.extra,
-        }
+        base = orthanc_config(self.port, self.workdir / "db", self.name, self.users)
+        return {**base, **self.extra}
 
     def start(self, timeout: float = 30.0) -> Orthanc:
         binary = require_program("Orthanc")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from bench.procs import REPO, serve_command
 from tests.support.http import get
 from tests.support.tools import free_port
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class Wadofarm:
@@ -26,17 +24,7 @@ class Wadofarm:
 
     def start(self, timeout: float = 60.0) -> Wadofarm:
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
-        command = [
-            sys.executable,
-            "-m",
-            "router",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            *self.args,
-        ]
+        command = serve_command(self.port, self.args)
         out = open(self.log, "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
