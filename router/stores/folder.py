@@ -62,13 +62,14 @@ def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
             ds = pydicom.dcmread(
                 path, stop_before_pixels=True, specific_tags=INDEX_TAGS, force=True
             )
-        object_uid = str(ds.SOPInstanceUID)
-        entry = IndexEntry(
-            path,
-            str(ds.get("StudyInstanceUID", "")),
-            str(ds.get("SeriesInstanceUID", "")),
-            tuple(str(ds.get(k, "") or "") for k in LISTING_KEYWORDS),
-        )
+            # values are converted as they are read, with pydicom's warnings about them
+            object_uid = str(ds.SOPInstanceUID)
+            entry = IndexEntry(
+                path,
+                str(ds.get("StudyInstanceUID", "")),
+                str(ds.get("SeriesInstanceUID", "")),
+                tuple(str(ds.get(k, "") or "") for k in LISTING_KEYWORDS),
+            )
     except Exception:
         return None
     return (object_uid, entry) if is_uid(object_uid) else None
