@@ -83,7 +83,8 @@ def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
         "lossless) and 8-bit JPEG baseline; the same URLs go to both servers, "
         f"{o['duration']} s per row after a {o['warmup']} s warm-up; wadofarm runs "
         f"{o['workers']} render workers. Cold scenarios run wadofarm with its caches off "
-        "(`--cache-mb 0 --frame-cache-mb 0`), so every request fetches, decodes and renders.",
+        "(`--cache-mb 0 --frame-cache-mb 0`), so every request fetches, decodes and renders; "
+        "the window drag runs with the render cache off and the frame cache on.",
         "- CPU columns: milliseconds of CPU per answered request from /proc; wadofarm's "
         "includes the Orthanc work it causes (file fetches, lookups).",
         "",

@@ -27,9 +27,12 @@ from bench.scenarios import Scenario, all_scenarios
 
 logger = logging.getLogger(__name__)
 
-# wadofarm's flags per scenario profile: "cold" turns its caches off so every request renders.
+# wadofarm's flags per scenario profile: "cold" turns its caches off so every request renders;
+# "rewindow" keeps only the frame cache, so every request renders from a cached decode (the rows
+# of a scenario repeat its URLs: the render cache would answer the later rows).
 PROFILES: dict[str, tuple[str, ...]] = {
     "cold": ("--cache-mb", "0", "--frame-cache-mb", "0"),
+    "rewindow": ("--cache-mb", "0"),
     "warm": (),
 }
 SERVERS = ("wadofarm", "orthanc")

@@ -80,11 +80,51 @@ def lookup_table(spec: Grayscale, dtype: np.dtype[np.generic]) -> np.ndarray:
     return table
 
 
+def frame_table(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
+    """A table like lookup_table's, filled only for the cells from the frame's smallest to its
+    largest (the others stay 0: no pixel of this frame looks them up). For 16-bit stored values
+    that is a few thousand entries of a CT slice instead of 65536: ~0.05 ms, not ~0.7 ms."""
+    unsigned = f"u{cells.dtype.itemsize}"
+    present = np.arange(int(cells.min()), int(cells.max()) + 1, dtype=np.int64).astype(cells.dtype)
+    plain = spec.stored.is_identity_for(cells.dtype)
+    table = np.zeros(1 << (8 * cells.dtype.itemsize), dtype=np.uint8)
+    table[present.view(unsigned)] = _shown(
+        present if plain else stored_values(present, spec.stored), spec
+    )
+    return table
+
+
+class _FirstSight:
+    """Which table specs this worker has met (bounded): a spec met for the first time gets a
+    frame table, a spec met again (a series with one window) the whole cached table."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._met: dict[tuple[Grayscale, np.dtype[np.generic]], None] = {}
+
+    def first(self, key: tuple[Grayscale, np.dtype[np.generic]]) -> bool:
+        if key in self._met:
+            return False
+        if len(self._met) >= self.size:
+            self._met.pop(next(iter(self._met)))
+        self._met[key] = None
+        return True
+
+
+FIRST_SIGHT = _FirstSight()
+WIDE_BITS = 14  # from here a whole table costs more than a frame table plus a min/max pass
+
+
 def apply_grayscale(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
-    """Cells to 8-bit levels, through the cached table where the dtype allows."""
+    """Cells to 8-bit levels, through a table where the dtype allows: the cached table of every
+    cell, or, for wide stored values under a spec not met before (each step of a window drag),
+    a table of this frame's cells only."""
     dtype = cells.dtype
     if dtype.kind in "iu" and dtype.itemsize <= LUT_MAX_ITEMSIZE and dtype.isnative:
-        table = lookup_table(spec, dtype)
+        if spec.stored.bits_stored >= WIDE_BITS and cells.size and FIRST_SIGHT.first((spec, dtype)):
+            table = frame_table(cells, spec)
+        else:
+            table = lookup_table(spec, dtype)
         return np.take(table, cells.view(f"u{dtype.itemsize}"))
     return levels(cells, spec)
 

@@ -1,5 +1,6 @@
 """The viewer-farm workloads, one module each. A scenario says which series it reads, whether
-wadofarm runs with its caches on ("warm") or off ("cold": every request renders), and which
+wadofarm runs with its caches on ("warm"), off ("cold": every request fetches and renders) or
+with only its frame cache ("rewindow": every request renders from a cached decode), and which
 instance and query each request asks for; the runner sends the same URLs to both servers."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class Scenario:
     name: str
     title: str
     kind: str  # the series: "native", "j2k" or "jpeg" (bench.series.KINDS)
-    profile: str  # "cold" or "warm"
+    profile: str  # "cold", "rewindow" or "warm" (bench.runner.PROFILES)
     pick: Pick
     rate: float  # open-loop requests per second (a rate Orthanc's /wado can sustain)
 
