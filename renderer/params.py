@@ -71,6 +71,9 @@ class RenderParams:
     animate: bool = False  # GIF: every frame of a multi-frame object, not just `frame`
     default_window: DefaultWindow = DefaultWindow.ORTHANC
     max_pixels: int = 100_000_000
+    # A thumbnail of a whole JPEG 2000 or JPEG baseline frame decodes at reduced resolution (the
+    # codec's own low-pass, before the window); False decodes in full and averages after it.
+    reduced_decode: bool = True
 
 
 @dataclass(frozen=True, slots=True)

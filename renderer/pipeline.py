@@ -39,7 +39,7 @@ def render_frame(
         frame, photometric, crop = cached.frame, cached.photometric, geometry.crop
     else:
         assert file is not None
-        frame, photometric, crop = file.cells(header, params.frame, geometry)
+        frame, photometric, crop = file.cells(header, params.frame, geometry, params.reduced_decode)
         if key is not None and crop == geometry.crop:
             _keep(key, header, frame, photometric)
     if photometric in GRAYSCALE and frame.ndim == 2:

@@ -49,11 +49,12 @@ class StoredFile:
         return describe(ds, image_info(ds, max_pixels), frame)
 
     def cells(
-        self, header: Header, frame: int, geometry: Plan
+        self, header: Header, frame: int, geometry: Plan, reduce: bool = True
     ) -> tuple[np.ndarray, str, tuple[slice, slice]]:
         """The frame's cells, their photometric interpretation and the crop to take: a
         thumbnail of a whole compressed frame is decoded at reduced resolution where the codec
-        allows, native pixel data of a plain file is a view of its bytes."""
+        allows (unless `reduce` is False), native pixel data of a plain file is a view of its
+        bytes."""
         info = header.info
         plain = self.plain
         if plain is not None and not info.transfer_syntax.is_encapsulated:
@@ -68,7 +69,11 @@ class StoredFile:
         )
         if whole and info.transfer_syntax.is_encapsulated:
             pixel_data = bytes(plain.pixel_data) if plain else self.dataset().PixelData
-            cells = reduced_frame(pixel_data, info, frame, geometry.height, geometry.width)
+            # Not reducing still takes libjpeg-turbo's full-size decode of JPEG baseline.
+            rows, columns = (
+                (geometry.height, geometry.width) if reduce else (info.rows, info.columns)
+            )
+            cells = reduced_frame(pixel_data, info, frame, rows, columns)
             if cells is not None:
                 full = cells.shape[:2] == (info.rows, info.columns)
                 return cells, info.photometric, geometry.crop if full else WHOLE

@@ -78,7 +78,7 @@ def open_l2(config: Config) -> L2Cache | None:
         ttl=config.redis_ttl,
         timeout=config.redis_timeout,
         # Settings that change the pixels but are not in the render key.
-        namespace=config.default_window.value,
+        namespace=config.default_window.value + ("-exact" if config.exact_thumbnails else ""),
     )
     logger.info("node %s shares renders through Redis at %s", config.node, l2.shown)
     return l2

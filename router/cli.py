@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(Orthanc's /wado), minmax = the frame's range (WADOFARM_DEFAULT_WINDOW; orthanc)",
     )
     add(
+        "--exact-thumbnails",
+        action="store_true",
+        default=_env("EXACT_THUMBNAILS", "0") in ("1", "true", "yes"),
+        help="decode JPEG 2000 and JPEG frames in full for thumbnails too, so that a thumbnail "
+        "is the area mean of the full render (slower; WADOFARM_EXACT_THUMBNAILS=1)",
+    )
+    add(
         "--cache-control",
         default=_env("CACHE_CONTROL", defaults.cache_control),
         help="Cache-Control header of rendered images (WADOFARM_CACHE_CONTROL)",
@@ -238,6 +245,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_pixels=args.max_pixels,
         frame_cache_mb=args.frame_cache_mb,
         default_window=DefaultWindow(args.default_window),
+        exact_thumbnails=args.exact_thumbnails,
         cache_control=args.cache_control,
         access_log=not args.no_access_log,
         log_level=args.log_level,

@@ -34,6 +34,7 @@ class Config:
     max_pixels: int = 100_000_000
     frame_cache_mb: float = 64
     default_window: DefaultWindow = DefaultWindow.ORTHANC
+    exact_thumbnails: bool = False  # decode compressed frames in full for thumbnails too
     cache_control: str = "private, max-age=3600"
     access_log: bool = True
     log_level: str = "info"

@@ -66,6 +66,7 @@ class RenderService:
     def params(self, **kwargs: object) -> RenderParams:
         return RenderParams(
             default_window=self.config.default_window,
+            reduced_decode=not self.config.exact_thumbnails,
             max_pixels=self.config.max_pixels,
             **kwargs,  # type: ignore[arg-type]
         )

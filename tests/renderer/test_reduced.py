@@ -16,7 +16,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit
 
 from renderer.decode import image_info, read_dataset
-from renderer.params import RenderParams
+from renderer.params import OutputFormat, RenderParams, Window
 from renderer.pipeline import render
 from renderer.reduced import levels, reduced_frame
 
@@ -116,6 +116,28 @@ def test_a_reduced_thumbnail_looks_like_the_full_one(codec: str) -> None:
     full = decoded(render(data, RenderParams()).data)
     assert thumb.shape == (32, 32)
     assert np.abs(thumb - area_mean(full, 4)).mean() <= 2.0
+
+
+@pytest.mark.parametrize("codec", ["j2k", "jpeg"])
+def test_exact_thumbnails_are_the_area_mean_of_the_full_render(codec: str) -> None:
+    """--exact-thumbnails (reduced_decode=False): the thumbnail is the full render shrunk, within
+    one level, even where a narrow window clips; the reduced decode is not (it low-passes
+    before the window), which is why the switch exists."""
+    data, values = j2k(12, True) if codec == "j2k" else jpeg8()
+    mid = float(np.median(values))
+    span = float(values.max()) - float(values.min())
+    window = Window(mid, span / 8)  # clips most of the ramp: blocks straddle both ends
+    png = OutputFormat.PNG  # lossless output: compare pixels, not JPEG artefacts
+
+    def shown(reduced: bool, side: int | None) -> np.ndarray:
+        params = RenderParams(
+            output=png, window=window, rows=side, columns=side, reduced_decode=reduced
+        )
+        return decoded(render(data, params).data)
+
+    full = area_mean(shown(False, None), 4)
+    assert np.abs(shown(False, 32) - full).max() <= 1
+    assert np.abs(shown(True, 32) - full).max() > 1
 
 
 def test_what_cannot_be_reduced_is_decoded_in_full() -> None:

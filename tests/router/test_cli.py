@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pydicom
+
 from renderer.params import DefaultWindow
 from router.app import SAMPLE_UID
 from router.cli import build_parser, config_from_args
+from tests.renderer.test_reduced import j2k
 from tests.support.http import get
 from tests.support.images import decode
 from tests.support.server import Wadofarm
@@ -87,3 +91,36 @@ def test_prewarm_needs_orthanc(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert done.returncode != 0 and "--prewarm" in done.stderr and "--orthanc" in done.stderr
+
+
+def test_exact_thumbnails_reach_the_renderer(tmp_path: Path) -> None:
+    """A JPEG 2000 thumbnail through HTTP under a narrow window: with --exact-thumbnails it is
+    the full render shrunk (within a level); by default the reduced decode differs visibly."""
+    data, values = j2k(12, True)
+    (tmp_path / "dicom").mkdir()
+    (tmp_path / "dicom" / "ramp.dcm").write_bytes(data)
+    uid = str(pydicom.dcmread(tmp_path / "dicom" / "ramp.dcm").SOPInstanceUID)
+    span = float(values.max()) - float(values.min())
+    query = {
+        "requestType": "WADO",
+        "objectUID": uid,
+        "contentType": "image/png",
+        "windowCenter": f"{float(np.median(values)):g}",
+        "windowWidth": f"{span / 8:g}",
+    }
+    worst = {}
+    for exact in (True, False):
+        flags = ["--workers", "1", "--dicom-dir", str(tmp_path / "dicom")]
+        server = Wadofarm(flags + (["--exact-thumbnails"] if exact else []), tmp_path / "w.log")
+        server.start()
+        try:
+            # The thumbnail first: once the full frame is decoded, the worker's frame cache
+            # would make any later thumbnail from it.
+            thumb = get(server.url + "/wado", params={**query, "rows": "32", "columns": "32"})
+            assert thumb.status == 200
+            full = decode(get(server.url + "/wado", params=query).body).astype(float)
+            shrunk = full.reshape(32, 4, 32, 4).mean(axis=(1, 3))
+            worst[exact] = float(np.abs(decode(thumb.body).astype(float) - shrunk).max())
+        finally:
+            server.stop()
+    assert worst[True] <= 1 < worst[False]
