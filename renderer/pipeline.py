@@ -64,7 +64,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         header = file.header(params.frame, params.max_pixels)
     info = header.info
     geometry = layout(info.rows, info.columns, params, info.pixel_aspect)
-    animated = params.animate and params.output is OutputFormat.GIF and info.frames > 1
+    animated = gif_animation and info.frames > 1
     count = info.frames if animated else 1
     if geometry.width * geometry.height * count > params.max_pixels:
         raise OutputTooLarge(

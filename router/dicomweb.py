@@ -8,6 +8,7 @@ default box of --thumbnail-size and never animated.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from aiohttp import web
@@ -86,7 +87,8 @@ def render_params(
     viewport = query.viewport
     if viewport is None and thumbnail:
         viewport = rendered_query.Viewport(config.thumbnail_size, config.thumbnail_size)
-    return service.params(
+    return dataclasses.replace(
+        service.defaults,
         frame=(frame or 1) - 1,
         output=OUTPUTS[query.media_type],
         rows=viewport.rows if viewport else None,

@@ -62,13 +62,11 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._sizes: BoundedDict[str, tuple[int, int, float]] = BoundedDict(200_000)
-
-    def params(self, **kwargs: object) -> RenderParams:
-        return RenderParams(
-            default_window=self.config.default_window,
-            reduced_decode=not self.config.exact_thumbnails,
-            max_pixels=self.config.max_pixels,
-            **kwargs,  # type: ignore[arg-type]
+        # The server's own render settings, made once: each request replaces its own fields.
+        self.defaults = RenderParams(
+            default_window=config.default_window,
+            reduced_decode=not config.exact_thumbnails,
+            max_pixels=config.max_pixels,
         )
 
     async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:

@@ -39,7 +39,7 @@ async def wado(request: web.Request) -> web.Response:
     if query.media_type == wado_uri.DICOM:
         body = await service.store.read(instance)
         return web.Response(body=body, content_type=wado_uri.DICOM)
-    params = wado_uri.render_params(query, service.params())
+    params = wado_uri.render_params(query, service.defaults)
     image, source = await service.image(instance, params)
     return image_response(request, image, source)
 

@@ -14,13 +14,14 @@ from tests.support.orthanc import Orthanc
 from tests.support.redis_server import RedisServer
 from tests.support.series import Series, write_series
 from tests.support.server import Wadofarm
+from tests.support.tools import missing
 
 
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every sample written with UIDs of its own: name -> file."""
     if corpus.corpus_dir() is None:
-        pytest.skip("the corpus is not at ../shared/corpus and WADOFARM_CORPUS is not set")
+        missing("the corpus is not at ../shared/corpus and WADOFARM_CORPUS is not set")
     return corpus.materialise(tmp_path_factory.mktemp("catalogue"))
 
 
