@@ -31,6 +31,7 @@ from renderer.stored import StoredFormat, stored_format
 logger = logging.getLogger(__name__)
 
 PIXEL_DATA_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 Source = bytes | str  # the file's bytes, or a path a worker may read itself
 
@@ -269,7 +270,7 @@ REQUIRED = (
     "BitsStored",
     "PixelRepresentation",
 )
-NATIVE_LAYOUTS = {1: ("MONOCHROME1", "MONOCHROME2"), 3: ("RGB", "YBR_FULL")}
+NATIVE_LAYOUTS = {1: GRAYSCALE, 3: ("RGB", "YBR_FULL")}
 
 
 def native_frame(

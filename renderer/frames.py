@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from renderer.decode import Source
 from renderer.fetch import HttpSource, RenderSource
 from renderer.header import Header
 from renderer.lru import SizedLru
@@ -72,4 +71,4 @@ def configure(max_bytes: int) -> None:
     CACHE = FrameCache(max_bytes)
 
 
-__all__ = ["CACHE", "Decoded", "FrameCache", "Source", "configure", "key_for", "measure"]
+__all__ = ["CACHE", "Decoded", "FrameCache", "configure", "key_for", "measure"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from renderer.header import Header
 from renderer.lut import Lut
-from renderer.modality import Modality, Rescale, apply_modality, output_bits
+from renderer.modality import Modality, apply_modality, output_bits
 from renderer.params import DefaultWindow, RenderParams
 from renderer.presentation import apply_presentation, shape_inverts
 from renderer.stored import StoredFormat, stored_values
@@ -86,11 +86,8 @@ def frame_table(cells: np.ndarray, spec: Grayscale) -> np.ndarray:
     that is a few thousand entries of a CT slice instead of 65536: ~0.05 ms, not ~0.7 ms."""
     unsigned = f"u{cells.dtype.itemsize}"
     present = np.arange(int(cells.min()), int(cells.max()) + 1, dtype=np.int64).astype(cells.dtype)
-    plain = spec.stored.is_identity_for(cells.dtype)
     table = np.zeros(1 << (8 * cells.dtype.itemsize), dtype=np.uint8)
-    table[present.view(unsigned)] = _shown(
-        present if plain else stored_values(present, spec.stored), spec
-    )
+    table[present.view(unsigned)] = levels(present, spec)
     return table
 
 
@@ -180,8 +177,7 @@ def render_grayscale(
 ) -> np.ndarray:
     """Cells of a frame to the 8-bit grayscale image of its cropped part."""
     stored = header.info.stored
-    # Float Pixel Data holds modality values already.
-    modality: Modality = header.modality if frame.dtype.kind != "f" else Rescale()
+    modality = header.modality  # identity for Float Pixel Data (renderer.header)
     voi = select_voi(header, params, frame, stored, modality)
     spec = Grayscale(stored, modality, voi, shape_inverts(header.presentation, photometric))
     return apply_grayscale(frame[crop], spec)

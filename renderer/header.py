@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from renderer.decode import ImageInfo
+from renderer.decode import GRAYSCALE, ImageInfo
 from renderer.elements import Elements
 from renderer.modality import Modality, Rescale, modality_for_frame
 from renderer.palette import Palette, palette_from
 from renderer.presentation import lut_shape
 from renderer.voi import Voi, stored_voi
 
-GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 IDENTITY = Rescale()
 FLOAT_PIXELS = ("FloatPixelData", "DoubleFloatPixelData")
 
@@ -25,7 +24,6 @@ FLOAT_PIXELS = ("FloatPixelData", "DoubleFloatPixelData")
 @dataclass(frozen=True, slots=True)
 class Header:
     info: ImageInfo
-    frame: int  # 0-based: the frame the per-frame values below belong to
     modality: Modality = IDENTITY  # identity for Float Pixel Data: it holds modality values
     voi: Voi | None = None  # the file's own window or VOI LUT
     presentation: str = ""  # (2050,0020) Presentation LUT Shape, upper case
@@ -38,16 +36,16 @@ def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
     stray Modality LUT renders as before."""
     signed = info.stored.signed
     if info.photometric == "PALETTE COLOR":
-        return Header(info, frame, palette=palette_from(ds, signed=signed))
+        return Header(info, palette=palette_from(ds, signed=signed))
     if info.photometric not in GRAYSCALE:
-        return Header(info, frame)
+        return Header(info)
     modality: Modality = IDENTITY
     if not any(keyword in ds for keyword in FLOAT_PIXELS):
         modality = modality_for_frame(ds, frame, signed=signed)
     # A VOI LUT's first mapped value is signed when modality values may be negative.
     negative = signed or (isinstance(modality, Rescale) and modality.intercept < 0)
     voi = stored_voi(ds, frame, signed=negative)
-    return Header(info, frame, modality, voi, lut_shape(ds))
+    return Header(info, modality, voi, lut_shape(ds))
 
 
 __all__ = ["Header", "describe"]

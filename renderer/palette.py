@@ -91,7 +91,8 @@ def expand_segmented(data: np.ndarray) -> np.ndarray:
 def _expanded(raw: bytes, size: str) -> np.ndarray:
     """Expansion takes a loop over the segments (~10 ms for a real 16-bit table); the palette
     is the same for every image of a device, so each worker expands it once."""
-    table = expand_segmented(np.frombuffer(raw[: len(raw) // 2 * 2], dtype=size))
+    expanded = expand_segmented(np.frombuffer(raw[: len(raw) // 2 * 2], dtype=size))
+    table: np.ndarray = np.clip(expanded, 0, 0xFFFF).astype(np.uint16)
     table.flags.writeable = False
     return table
 
@@ -105,15 +106,17 @@ def _channel(ds: Elements, colour: str, signed: bool, little_endian: bool) -> Lu
     plain = ds.get(f"{colour}PaletteColorLookupTableData")
     segmented = ds.get(f"Segmented{colour}PaletteColorLookupTableData")
     if plain is not None:
-        table = entries(plain, count, bits, little_endian).astype(np.int64)
+        table = entries(plain, count, bits, little_endian)
     elif segmented is not None:
         size = "u1" if bits <= 8 else ("<u2" if little_endian else ">u2")
         table = _expanded(bytes(segmented), size)
     else:
         raise UnsupportedImage(f"PALETTE COLOR without {colour} Palette Color LUT Data")
+    # Both are uint16 here: a short table is padded with its last entry.
     if len(table) < count:
-        table = np.concatenate([table, np.full(count - len(table), table[-1] if len(table) else 0)])
-    table = np.clip(table[:count], 0, 0xFFFF).astype(np.uint16)
+        pad = np.full(count - len(table), table[-1] if len(table) else 0, dtype=np.uint16)
+        table = np.concatenate([table, pad])
+    table = table[:count]
     bits = max(bits, int(table.max()).bit_length())
     return Lut(signed_first(first, signed), bits, table.tobytes())
 

@@ -11,6 +11,7 @@ import numpy as np
 from renderer import frames
 from renderer.animation import frame_delays
 from renderer.color import render_color
+from renderer.decode import GRAYSCALE
 from renderer.encode import encode, encode_gif
 from renderer.errors import OutputTooLarge
 from renderer.fetch import HttpSource, RenderSource, fetch
@@ -20,8 +21,6 @@ from renderer.header import Header, describe
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.stored_file import StoredFile
 from renderer.viewport import apply_flips, layout
-
-GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 
 
 def render_frame(
@@ -40,9 +39,9 @@ def render_frame(
     else:
         assert file is not None
         frame, photometric, crop = file.cells(header, params.frame, geometry, params.reduced_decode)
-        if key is not None and crop == geometry.crop:
-            _keep(key, header, frame, photometric)
     if photometric in GRAYSCALE and frame.ndim == 2:
+        if cached is None and key is not None and crop == geometry.crop:
+            _keep(key, header, frame, photometric)
         image = render_grayscale(header, params, photometric, frame, crop)
     else:
         image = render_color(header.palette, header.info.stored, photometric, frame, crop)
@@ -75,9 +74,14 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     if animated:
         assert file is not None
         ds = file.dataset()
+        # Only an enhanced object's header differs from frame to frame.
+        per_frame = "PerFrameFunctionalGroupsSequence" in ds
         images = [
             render_frame(
-                file, describe(ds, info, index), dataclasses.replace(params, frame=index), geometry
+                file,
+                describe(ds, info, index) if per_frame else header,
+                dataclasses.replace(params, frame=index),
+                geometry,
             )
             for index in range(info.frames)
         ]
@@ -100,9 +104,8 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
 def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:
     """Cache a full grayscale decode (the window-drag case); read-only, so no stage can change
     what the next render of this frame starts from."""
-    if photometric in GRAYSCALE and frame.ndim == 2:
-        frame.flags.writeable = False
-        frames.CACHE.put(key, frames.Decoded(header, frame, photometric, frames.measure(frame)))
+    frame.flags.writeable = False
+    frames.CACHE.put(key, frames.Decoded(header, frame, photometric, frames.measure(frame)))
 
 
 __all__ = ["render"]

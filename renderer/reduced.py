@@ -24,11 +24,10 @@ from PIL import Image
 from pydicom.encaps import get_frame
 from pydicom.uid import JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit
 
-from renderer.decode import ImageInfo
+from renderer.decode import GRAYSCALE, ImageInfo
 
 logger = logging.getLogger(__name__)
 
-GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 J2K = (JPEG2000Lossless, JPEG2000)
 SOC_SIZ = b"\xff\x4f\xff\x51"  # a raw codestream: start of codestream, then the SIZ marker
 SSIZ0 = 42  # offset of the first component's Ssiz byte (sign bit + precision - 1), ITU T.800 A.5.1
