@@ -14,7 +14,7 @@ from aiohttp.typedefs import Middleware
 
 from renderer.pool import RenderPool
 from router import dicomweb, gallery, views
-from router.auth import Access, auth_middleware
+from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config
 from router.cors import Cors
 from router.errors import error_middleware
@@ -113,7 +113,7 @@ async def prewarm_ctx(app: web.Application) -> AsyncIterator[None]:
         logger.warning("--prewarm needs --orthanc: there is no change feed to follow")
         yield
         return
-    prewarmer = Prewarmer(service.store, service, app[CONFIG])
+    prewarmer = Prewarmer(service.store, service)
     app[METRICS].watch(prewarmer.snapshot)
     tasks = [
         asyncio.create_task(prewarmer.follow(), name="prewarm-follow"),
@@ -137,7 +137,9 @@ def create_app(config: Config) -> web.Application:
     middlewares: list[Middleware] = [metrics_middleware]  # outermost first
     if cors is not None:
         middlewares.append(cors.preflight)
-    middlewares += [error_middleware, auth_middleware(access)]
+    middlewares.append(error_middleware)
+    if access.mode is not AuthMode.NONE:
+        middlewares.append(auth_middleware(access))
     app = web.Application(middlewares=middlewares)
     app[CONFIG] = config
     app[METRICS] = metrics
@@ -145,7 +147,7 @@ def create_app(config: Config) -> web.Application:
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)
-    app.on_response_prepare.append(views.node_header)
+    app.on_response_prepare.append(views.node_header(config.node))
     if config.prewarm:
         app.cleanup_ctx.append(prewarm_ctx)
 

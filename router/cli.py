@@ -257,10 +257,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         thumbnail_size=args.thumbnail_size,
         proxy=not args.no_proxy,
         prewarm=args.prewarm,
-        cors_origins=tuple(
-            args.cors_origin
-            or [o.strip() for o in (_env("CORS_ORIGIN") or "").split(",") if o.strip()]
-        ),
+        cors_origins=tuple(args.cors_origin or _split(_env("CORS_ORIGIN"), ",")),
         auth=AuthMode(args.auth),
         auth_tokens=Path(args.auth_tokens) if args.auth_tokens else None,
         auth_cache_seconds=args.auth_cache_seconds,

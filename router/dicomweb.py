@@ -16,9 +16,8 @@ from aiohttp import web
 from renderer.params import RenderParams
 from router import rendered_query
 from router.cache import BoundedDict
-from router.config import Config
 from router.errors import NotFound
-from router.keys import ACCESS, CONFIG, SERVICE
+from router.keys import ACCESS, SERVICE
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
@@ -77,7 +76,6 @@ async def representative(request: web.Request, study: str, series: str | None) -
 
 def render_params(
     service: RenderService,
-    config: Config,
     query: rendered_query.RenderedQuery,
     frame: int | None,
     thumbnail: bool,
@@ -86,7 +84,8 @@ def render_params(
     that what it caches is exactly what a viewer's thumbnail request looks up."""
     viewport = query.viewport
     if viewport is None and thumbnail:
-        viewport = rendered_query.Viewport(config.thumbnail_size, config.thumbnail_size)
+        side = service.config.thumbnail_size
+        viewport = rendered_query.Viewport(side, side)
     return dataclasses.replace(
         service.defaults,
         frame=(frame or 1) - 1,
@@ -113,7 +112,7 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     else:
         instance = await service.store.locate(instance_uid, study, series)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    params = render_params(service, request.app[CONFIG], query, frame, thumbnail)
+    params = render_params(service, query, frame, thumbnail)
     image, source = await service.image(instance, params)
     response = image_response(request, image, source)
     response.headers["Vary"] = "Accept"

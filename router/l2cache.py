@@ -122,7 +122,6 @@ def decode_entry(value: bytes) -> L2Entry:
 
 class L2Cache:
     def __init__(self, url: str, *, ttl: float, timeout: float, namespace: str) -> None:
-        self.url = url
         self.shown = _without_password(url)
         self.ttl = max(1, round(ttl))
         self.timeout = timeout

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from renderer.errors import RenderError
-from router.config import Config
 from router.dicomweb import render_params
 from router.errors import WadoError
 from router.rendered_query import RenderedQuery
 from router.service import RenderService
 from router.stores import middle
-from router.stores.orthanc import OrthancStore
+from router.stores.orthanc import ORTHANC_ID, OrthancStore
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +29,6 @@ POLL_INTERVAL = 1.0  # seconds between polls once the feed is read to its end
 PAGE = 100  # changes per poll (Orthanc's default and maximum page is larger)
 IDLE_CHECK = 0.05  # seconds between looks at the pool while it is busy with clients
 MAX_BACKOFF = 30.0
-_ORTHANC_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}")  # SHA-1 in five dash groups
 
 
 @dataclass(slots=True)
@@ -43,10 +40,9 @@ class PrewarmStats:
 
 
 class Prewarmer:
-    def __init__(self, store: OrthancStore, service: RenderService, config: Config) -> None:
+    def __init__(self, store: OrthancStore, service: RenderService) -> None:
         self.store = store
         self.service = service
-        self.config = config
         self.stats = PrewarmStats()
         self.pending: deque[str] = deque()
         self._wake = asyncio.Event()
@@ -86,7 +82,7 @@ class Prewarmer:
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _enqueue(self, series_id: str) -> None:
-        if _ORTHANC_ID.fullmatch(series_id) and series_id not in self.pending:
+        if ORTHANC_ID.fullmatch(series_id) and series_id not in self.pending:
             self.pending.append(series_id)
             self._wake.set()
 
@@ -113,7 +109,7 @@ class Prewarmer:
         instances = await self.store.instances(study_uid, series_uid)
         first = middle(instances)  # the series thumbnail
         ordered = [first, *(i for i in instances if i is not first)]
-        params = render_params(self.service, self.config, RenderedQuery(), None, thumbnail=True)
+        params = render_params(self.service, RenderedQuery(), None, thumbnail=True)
         for summary in ordered:
             await self._until_idle()
             instance = await self.store.locate(summary.object_uid, study_uid, series_uid)

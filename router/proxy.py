@@ -21,6 +21,7 @@ from yarl import URL
 
 from router.errors import UpstreamError, UpstreamTimeout
 from router.metrics import Metrics
+from router.stores.orthanc import KEEPALIVE
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,16 @@ def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
     """The headers without the hop-by-hop ones, including any the Connection header names."""
     source: CIMultiDict[str] = CIMultiDict(headers)  # type: ignore[arg-type]
     named = {h.strip().lower() for v in source.getall("Connection", []) for h in v.split(",")}
-    return CIMultiDict((k, v) for k, v in source.items() if k.lower() not in HOP_BY_HOP | named)
+    dropped = HOP_BY_HOP | named
+    return CIMultiDict((k, v) for k, v in source.items() if k.lower() not in dropped)
 
 
 class Proxy:
     def __init__(self, upstream: str, timeout: float, metrics: Metrics | None = None) -> None:
         base = URL(upstream)
         self.base = base.with_user(None).with_password(None)
+        # Orthanc's root, with its path prefix if it has one: each request's path goes after it.
+        self._root = str(self.base.with_path("")) + self.base.raw_path.rstrip("/")
         self.timeout = timeout
         self.metrics = metrics
         self._session: aiohttp.ClientSession | None = None
@@ -65,7 +69,7 @@ class Proxy:
                 ),
                 auto_decompress=False,  # bytes through unchanged, Content-Encoding and all
                 cookie_jar=aiohttp.DummyCookieJar(),  # never keep one client's cookies
-                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=0.5),
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=KEEPALIVE),
             )
         return self._session
 
@@ -75,8 +79,7 @@ class Proxy:
             self._session = None
 
     def target(self, request: web.Request) -> URL:
-        prefix = self.base.raw_path.rstrip("/")
-        return URL(str(self.base.with_path("")) + prefix + request.raw_path, encoded=True)
+        return URL(self._root + request.raw_path, encoded=True)
 
     def request_headers(self, request: web.Request) -> CIMultiDict[str]:
         headers = _end_to_end(request.headers)

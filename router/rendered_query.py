@@ -12,6 +12,7 @@ from renderer.params import SourceBox, VoiFunction, Window
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import negotiate
 from router.wado_uri import (
+    ALIASES,
     DEFAULT_QUALITY,
     GIF,
     JPEG,
@@ -24,7 +25,6 @@ from router.wado_uri import (
 )
 
 OFFERED = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
-ALIASES = {"image/jpg": JPEG}
 KNOWN = ("accept", "quality", "viewport", "window")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from router import wado_uri
@@ -49,10 +51,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-async def node_header(request: web.Request, response: web.StreamResponse) -> None:
+def node_header(
+    node: str,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """Every response, errors included, names the node that answered (behind nginx: which
-    upstream the consistent hash picked)."""
-    response.headers["X-Wadofarm-Node"] = request.app[CONFIG].node
+    upstream the consistent hash picked); the name is made once, at start."""
+
+    async def name_node(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Wadofarm-Node"] = node
+
+    return name_node
 
 
 async def readyz(request: web.Request) -> web.Response:

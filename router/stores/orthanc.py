@@ -108,8 +108,6 @@ class OrthancStore:
         error: str | None = None
         try:
             return await self._round_trip(method, path, body)
-        except NotFound:
-            raise
         except UpstreamTimeout:
             error = "timeout"
             raise
