@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import farm, prewarm, report, scale
+from bench import farm, prewarm, report, scale, series
 from bench.procs import SetupError
 from bench.runner import Options, run
 from bench.scenarios import all_scenarios
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--warmup", type=float, default=sd.warmup, help="seconds per row")
     sc.add_argument("--duration", type=float, default=sd.duration, help="seconds per row")
     sc.add_argument("--slices", type=int, default=sd.slices)
-    sc.add_argument("--kind", default=sd.kind, choices=["native", "j2k", "jpeg"])
+    sc.add_argument("--kind", default=sd.kind, choices=series.KINDS)
     sc.add_argument("--workers", type=int, default=sd.workers, help="render workers per node")
     sc.add_argument("--cache-mb", type=float, default=sd.cache_mb, help="L1 per node")
     sc.add_argument("--redis-mb", type=int, default=sd.redis_mb)

@@ -20,7 +20,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of `pid` (the router's render workers)."""
+    """Direct children of `pid`, by each process's parent (workers are spawned from executor
+    threads, so /proc/PID/task/*/children may miss one a thread has since left)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -32,6 +33,28 @@ def children(pid: int) -> list[int]:
         if int(stat.rpartition(")")[2].split()[1]) == pid:
             found.append(int(entry.name))
     return sorted(found)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def workers(pid: int) -> list[int]:
+    """The render workers of a wadofarm process: its spawned multiprocessing children (not
+    multiprocessing's resource tracker, also a child)."""
+    return [c for c in children(pid) if "spawn_main" in cmdline(c) and alive(c)]
 
 
 def load_average() -> tuple[float, float, float]:

@@ -40,7 +40,7 @@ class PrewarmOptions:
     repeat: int = 3  # runs per mode; the table shows the median run (by all-thumbnails time)
     stable_timeout: float = 60.0  # seconds for Orthanc to call the series stable
     prewarm_timeout: float = 120.0  # seconds for the prewarmer to finish
-    cache: Path = Path(tempfile.gettempdir()) / "wadofarm-bench"
+    cache: Path = series.CACHE
 
 
 def _stable_seq(orthanc_url: str, series_uid: str, timeout: float) -> int:

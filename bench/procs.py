@@ -49,8 +49,7 @@ def http_request(
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = {"Content-Type": "application/dicom"} if body is not None else {}
-        conn.request(method, target, body=body, headers=headers)
+        conn.request(method, target, body=body)
         reply = conn.getresponse()
         return reply.status, reply.read()
     finally:

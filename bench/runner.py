@@ -52,7 +52,7 @@ class Options:
     rate_scale: float = 1.0
     max_requests: int = 200_000
     ceiling_seconds: float = 1.0
-    cache: Path = Path.home() / ".cache" / "wadofarm-bench"
+    cache: Path = series.CACHE
     wadofarm_args: tuple[str, ...] = ()
 
 
@@ -164,7 +164,7 @@ class Bench:
     def roles(self, wadofarm: procs.Wadofarm, orthanc: procs.Orthanc) -> list[cpu.Role]:
         roles = [cpu.Role("router", wadofarm.pid)]
         roles += [
-            cpu.Role(f"worker{n}", pid) for n, pid in enumerate(cpu.children(wadofarm.pid), start=1)
+            cpu.Role(f"worker{n}", pid) for n, pid in enumerate(cpu.workers(wadofarm.pid), start=1)
         ]
         return [*roles, cpu.Role("orthanc", orthanc.pid), cpu.Role("client", os.getpid())]
 

@@ -35,6 +35,7 @@ from bench.load import Load, Target, closed_loop
 from bench.procs import SetupError
 from bench.progress import Progress
 from bench.runner import machine_info
+from bench.scenarios.hot_zipf import EXPONENT
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ WINDOWS = (
     "&windowCenter=300&windowWidth=1500",
 )
 SIZES = ("", "&rows=256&columns=256")
-EXPONENT = 1.1  # Zipf's s, as in the hot_zipf scenario
 DRAWS = 1 << 17
 SPREAD = 7919  # a prime: rank r is render (r * SPREAD) % n, popular renders spread over slices
 FLUSH = 1.2  # seconds: nginx writes its access log every second
@@ -70,7 +70,7 @@ class ScaleOptions:
     redis_mb: int = 256
     max_requests: int = 200_000
     repeat: int = 1  # rounds of every row, interleaved: the table shows medians
-    cache: Path = Path.home() / ".cache" / "wadofarm-bench"
+    cache: Path = series.CACHE
 
 
 def renders(data: series.Series) -> list[bytes]:

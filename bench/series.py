@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 VERSION = 2  # bump when the content changes, so cached files are rebuilt
 SIZE = 512
+CACHE = Path.home() / ".cache" / "wadofarm-bench"  # generated series, kept between runs
 KINDS = ("native", "j2k", "jpeg")  # uncompressed, JPEG 2000 lossless, JPEG baseline 8-bit
 ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's UID root
 

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 
+from bench.procs import REPO
 from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
 from router import l2cache
 from router.cache import CachedImage
 from router.l2cache import L2Cache, stable_key
 from router.service import etag_for, render_key
-from tests.support.redis_server import REPO, RedisServer
+from tests.support.redis_server import RedisServer
 
 TIMEOUT = 0.2
 SIZE = (512, 256, 1.0)  # rows, columns, pixel aspect of the source

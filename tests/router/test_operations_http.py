@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import corpus
+from tests.support import corpus, procs
 from tests.support.http import get, request
 from tests.support.server import Wadofarm
 
@@ -91,28 +91,9 @@ def test_counters_move_by_the_right_amounts(ops_server) -> None:  # type: ignore
     assert after[("wadofarm_render_workers_alive", ())] == 1
 
 
-def _children(pid: int) -> list[int]:
-    """Every process whose parent is `pid` (workers are spawned from executor threads, so
-    /proc/PID/task/PID/children misses them)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _worker_pids(server: Wadofarm) -> list[int]:
     assert server.process is not None
-    found = []
-    for child in _children(server.process.pid):
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
-            found.append(child)
-    return found
+    return procs.workers(server.process.pid)
 
 
 def test_worker_restart_is_counted(ops_server) -> None:  # type: ignore[no-untyped-def]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pydicom
 
+from bench.procs import REPO
 from tests.support.tools import IN_CI
 
-REPO = Path(__file__).resolve().parents[2]
 PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 

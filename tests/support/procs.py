@@ -7,28 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-
-def children(pid: int) -> list[int]:
-    """Direct children of `pid`, from every thread's children list."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return sorted(set(found))
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def workers(pid: int) -> list[int]:
-    """The render workers of a wadofarm process: its spawned multiprocessing children."""
-    return [c for c in children(pid) if "spawn_main" in cmdline(c) and alive(c)]
+from bench.cpu import alive, children, cmdline, cpu_seconds, workers
 
 
 def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
@@ -41,15 +20,6 @@ def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
     raise AssertionError(f"expected {count} render workers under pid {pid}, have {workers(pid)}")
 
 
-def alive(pid: int) -> bool:
-    """Running, not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def rss_bytes(pid: int) -> int:
     """Resident set size (VmRSS), in bytes; 0 once the process is gone."""
     try:
@@ -59,12 +29,6 @@ def rss_bytes(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far: a worker that is rendering has it rising."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_busy(pid: int, timeout: float = 10.0) -> None:
@@ -105,3 +69,17 @@ def freeze(pid: int, timeout: float = 5.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError(f"process {pid} did not stop within {timeout}s")
+
+
+__all__ = [
+    "alive",
+    "children",
+    "cmdline",
+    "cpu_seconds",
+    "freeze",
+    "rss_bytes",
+    "wait_busy",
+    "wait_replaced",
+    "wait_workers",
+    "workers",
+]

@@ -10,8 +10,6 @@ import redis
 from bench import farm
 from tests.support.tools import require_program
 
-REPO = farm.REPO
-
 
 class RedisServer(farm.RedisServer):
     def __init__(self, workdir: Path, *, maxmemory: str = "64mb", port: int | None = None) -> None:
