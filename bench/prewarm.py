@@ -123,12 +123,12 @@ def run_mode(mode: str, data: series.Series, o: PrewarmOptions, workdir: Path) -
     folder = workdir / mode.replace(",", "").replace(" ", "-")
     orthanc = procs.Orthanc(folder / "orthanc")
     args = ["--workers", str(o.workers)] + ([] if mode == "off" else ["--prewarm"])
-    wadofarm = procs.Wadofarm(orthanc.url, args, folder / "wadofarm.log")
+    wadofarm = procs.bench_wadofarm(orthanc.url, args, folder / "wadofarm.log")
     folder.mkdir(parents=True, exist_ok=True)
     try:
         orthanc.start()
         wadofarm.start()
-        orthanc.upload(list(data.files))
+        orthanc.upload_all(list(data.files))
         seq = _stable_seq(orthanc.url, data.series_uid, o.stable_timeout)
         stable = time.monotonic()
         prewarm_s = None

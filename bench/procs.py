@@ -4,6 +4,7 @@ PID; nothing is left running."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -15,7 +16,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
@@ -43,31 +46,46 @@ def free_port() -> int:
 
 
 def http_request(
-    method: str, url: str, body: bytes | None = None, timeout: float = 10.0
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        conn.request(method, target, body=body)
+        conn.request(method, target, body=body, headers=headers or {})
         reply = conn.getresponse()
         return reply.status, reply.read()
     finally:
         conn.close()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log: Path) -> None:
+def log_tail(log: Path, size: int = 3000) -> str:
+    return log.read_text(errors="replace")[-size:] if log.exists() else ""
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    answers: Callable[[], bool],
+    timeout: float,
+    what: str,
+    log: Path,
+) -> None:
+    """Until `answers()` (an HTTP probe; OSError while the port is not open yet) says yes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SetupError(f"{url} exited: {log.read_text(errors='replace')[-2000:]}")
+            raise SetupError(f"{what} exited: {log_tail(log)}")
         try:
-            if http_request("GET", url, timeout=1)[0] == 200:
+            if answers():
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise SetupError(f"{url} did not answer within {timeout:g}s")
+    raise SetupError(f"{what} did not start in {timeout:g}s: {log_tail(log)}")
 
 
 def _stop(process: subprocess.Popen[bytes] | None, grace: float) -> None:
@@ -128,10 +146,24 @@ def serve_command(port: int, args: list[str]) -> list[str]:
 
 
 class Orthanc:
-    def __init__(self, workdir: Path) -> None:
+    """A fresh Orthanc on a free loopback port with its own storage folder. `missing` says what
+    to do when Orthanc or a plugin is not installed (the tests fail or skip instead)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        users: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.users = users
+        self.extra = extra or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Unique, so that the readiness probe can tell this Orthanc from another one that
+        # answers on a reused port.
+        self.name = f"wadofarm-{os.getpid()}-{self.port}-{time.monotonic_ns()}"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -139,34 +171,61 @@ class Orthanc:
         assert self.process is not None
         return self.process.pid
 
+    @property
+    def auth_header(self) -> dict[str, str]:
+        """Basic credentials of the first user, for our own calls."""
+        if not self.users:
+            return {}
+        user, password = next(iter(self.users.items()))
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def missing(self, reason: str) -> NoReturn:
+        raise SetupError(reason)
+
     def config(self) -> dict[str, object]:
-        return orthanc_config(self.port, self.workdir / "db", "wadofarm-bench")
+        base = orthanc_config(self.port, self.workdir / "db", self.name, self.users)
+        return {**base, **self.extra}
 
     def start(self, timeout: float = 30.0) -> Orthanc:
-        binary = shutil.which("Orthanc")
-        if binary is None:
-            raise SetupError("Orthanc is not installed (apt-get install orthanc)")
+        binary = shutil.which("Orthanc") or self.missing(
+            "Orthanc is not installed (apt-get install orthanc)"
+        )
         for plugin in ("libOrthancDicomWeb.so", "libOrthancGdcm.so"):
             if not Path(PLUGINS, plugin).exists():
-                raise SetupError(
-                    f"{plugin} is missing (apt-get install orthanc-dicomweb orthanc-gdcm)"
-                )
+                self.missing(f"{plugin} is missing (apt-get install orthanc-dicomweb orthanc-gdcm)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "orthanc.json"
         config.write_text(json.dumps(self.config(), indent=1))
-        log = self.workdir / "orthanc.log"
-        with open(log, "ab") as out:
+        with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [binary, str(config)], cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT
             )
-        _wait_ready(self.process, self.url + "/system", timeout, log)
+        wait_ready(self.process, self._answers, timeout, "Orthanc", self.log)
         return self
 
+    def _answers(self) -> bool:
+        status, body = http_request(
+            "GET", self.url + "/system", timeout=1, headers=self.auth_header
+        )
+        if status != 200:
+            return False
+        if json.loads(body).get("Name") != self.name:
+            raise SetupError(f"another Orthanc answers on port {self.port}")
+        return True
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "orthanc.log"
+
+    def log_tail(self) -> str:
+        return log_tail(self.log, 2000)
+
     def version(self) -> str:
-        status, body = http_request("GET", self.url + "/system")
+        status, body = http_request("GET", self.url + "/system", headers=self.auth_header)
         return str(json.loads(body).get("Version", "?")) if status == 200 else "?"
 
-    def upload(self, paths: list[Path]) -> None:
+    def upload_all(self, paths: list[Path]) -> None:
         """POST every file on one keep-alive connection; any refusal stops the run."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
@@ -175,7 +234,7 @@ class Orthanc:
                     "POST",
                     "/instances",
                     body=path.read_bytes(),
-                    headers={"Content-Type": "application/dicom"},
+                    headers={"Content-Type": "application/dicom", **self.auth_header},
                 )
                 reply = conn.getresponse()
                 body = reply.read()
@@ -190,41 +249,46 @@ class Orthanc:
 
 
 class Wadofarm:
-    """`python -m router serve` from this checkout, in front of the given Orthanc."""
+    """`python -m router serve` from this checkout, with these flags, on a free loopback port."""
 
-    def __init__(self, orthanc_url: str, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.orthanc_url = orthanc_url
         self.args = args
         self.log = log
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
-        assert self.process is not None
+        assert self.process is not None, "not running"
         return self.process.pid
 
     def start(self, timeout: float = 60.0) -> Wadofarm:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        command = serve_command(
-            self.port,
-            [
-                "--orthanc",
-                self.orthanc_url,
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                *self.args,
-            ],
-        )
+        env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+                serve_command(self.port, self.args),
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
-        _wait_ready(self.process, self.url + "/healthz", timeout, self.log)
+        wait_ready(self.process, self._answers, timeout, "wadofarm", self.log)
         return self
+
+    def _answers(self) -> bool:
+        return http_request("GET", self.url + "/healthz", timeout=1)[0] == 200
+
+    def log_tail(self) -> str:
+        return log_tail(self.log)
 
     def stop(self) -> None:
         _stop(self.process, 20.0)
         self.process = None
+
+
+def bench_wadofarm(orthanc_url: str, args: list[str], log: Path) -> Wadofarm:
+    """wadofarm as the bench runs it: in front of `orthanc_url`, quiet."""
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    return Wadofarm(["--orthanc", orthanc_url, *quiet, *args], log)

@@ -248,13 +248,13 @@ def run(options: Options, *, show_progress: bool = True) -> Results:
         orthanc.start()
         results.machine["orthanc"] = orthanc.version()
         for kind in kinds:
-            orthanc.upload(list(data[kind].files))
+            orthanc.upload_all(list(data[kind].files))
         for profile in PROFILES:
             group = [s for s in chosen if s.profile == profile]
             if not group:
                 continue
             args = ["--workers", str(options.workers), *PROFILES[profile], *options.wadofarm_args]
-            wadofarm = procs.Wadofarm(orthanc.url, args, workdir / f"wadofarm-{profile}.log")
+            wadofarm = procs.bench_wadofarm(orthanc.url, args, workdir / f"wadofarm-{profile}.log")
             try:
                 wadofarm.start()
                 for s in group:

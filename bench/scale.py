@@ -118,7 +118,7 @@ def run_one(
         if redis is not None:
             args += ["--redis-url", redis.start().url]
         farm = [
-            procs.Wadofarm(
+            procs.bench_wadofarm(
                 orthanc.url, [*args, "--node-name", f"node-{n}"], workdir / f"{tag}-node-{n}.log"
             )
             for n in range(1, nodes + 1)
@@ -223,7 +223,7 @@ def _run(o: ScaleOptions, show_progress: bool) -> dict[str, Any]:
     try:
         orthanc.start()
         results["machine"]["orthanc"] = orthanc.version()
-        orthanc.upload(list(data.files))
+        orthanc.upload_all(list(data.files))
         for nodes, balance, l2 in runs:
             checkpoint()
             point = run_one(o, orthanc, targets, workdir, loop, nodes, balance, l2)

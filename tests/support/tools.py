@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
@@ -13,7 +14,7 @@ from bench.procs import free_port  # one port policy for the tests and the bench
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{reason} (required in CI)", pytrace=False)
     pytest.skip(reason)
