@@ -3,16 +3,20 @@ the stages take it instead of going back to the file (a pydicom Dataset converts
 walks its sequences on every look-up; a window drag re-renders from this value alone).
 
 Grayscale frames need the Modality LUT (PS3.3 C.11.1), the file's own VOI (C.11.2) and the
-presentation polarity (C.11.6); PALETTE COLOR ones their palette (C.7.6.3.1.5).
+presentation polarity (C.11.6); PALETTE COLOR ones their palette (C.7.6.3.1.5); any image its
+overlay planes (C.9.2), which only pydicom reads (the lean reader declines files that have any).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydicom.dataset import Dataset
+
 from renderer.decode import GRAYSCALE, ImageInfo
 from renderer.elements import Elements
 from renderer.modality import Modality, Rescale, modality_for_frame
+from renderer.overlay import OverlayPlane, read_planes
 from renderer.palette import Palette, palette_from
 from renderer.presentation import lut_shape
 from renderer.voi import Voi, stored_voi
@@ -28,6 +32,7 @@ class Header:
     voi: Voi | None = None  # the file's own window or VOI LUT
     presentation: str = ""  # (2050,0020) Presentation LUT Shape, upper case
     palette: Palette | None = None
+    overlays: tuple[OverlayPlane, ...] = ()
 
 
 def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
@@ -35,17 +40,18 @@ def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
     `info`. Only what the photometric interpretation needs is read, so a colour image with a
     stray Modality LUT renders as before."""
     signed = info.stored.signed
+    overlays = read_planes(ds, info) if isinstance(ds, Dataset) else ()
     if info.photometric == "PALETTE COLOR":
-        return Header(info, palette=palette_from(ds, signed=signed))
+        return Header(info, palette=palette_from(ds, signed=signed), overlays=overlays)
     if info.photometric not in GRAYSCALE:
-        return Header(info)
+        return Header(info, overlays=overlays)
     modality: Modality = IDENTITY
     if not any(keyword in ds for keyword in FLOAT_PIXELS):
         modality = modality_for_frame(ds, frame, signed=signed)
     # A VOI LUT's first mapped value is signed when modality values may be negative.
     negative = signed or (isinstance(modality, Rescale) and modality.intercept < 0)
     voi = stored_voi(ds, frame, signed=negative)
-    return Header(info, modality, voi, lut_shape(ds))
+    return Header(info, modality, voi, lut_shape(ds), overlays=overlays)
 
 
 __all__ = ["Header", "describe"]

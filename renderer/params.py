@@ -74,6 +74,7 @@ class RenderParams:
     # A thumbnail of a whole JPEG 2000 or JPEG baseline frame decodes at reduced resolution (the
     # codec's own low-pass, before the window); False decodes in full and averages after it.
     reduced_decode: bool = True
+    overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ slice, against ~0.3 ms for pydicom to parse it and ~0.2 ms more to convert the a
 "Plain" means: a preamble and "DICM"; a meta group naming Explicit or Implicit VR Little Endian,
 JPEG baseline or JPEG 2000 (whose data sets are Explicit VR Little Endian); one frame in Pixel
 Data (7FE0,0010), the only pixel element; none of the attributes that need pydicom's whole model
-(Modality and VOI LUT Sequences, functional groups, palettes); the attributes read carry the VR
-the standard gives them and values that parse; tags in ascending order. Anything else gives
-None, and the caller parses the file with pydicom: the same result, only slower.
+(Modality and VOI LUT Sequences, functional groups, palettes, overlay planes); the attributes
+read carry the VR the standard gives them and values that parse; tags in ascending order.
+Anything else gives None, and the caller parses the file with pydicom: the same result, only
+slower.
 
 Values convert as pydicom converts them (US to int, DS to float or a list of floats, IS to int,
 CS with trailing padding stripped), so one header builder (renderer.header) reads either;
@@ -85,6 +86,7 @@ DECLINED = {
     0x52009229: "SharedFunctionalGroupsSequence",
     0x52009230: "PerFrameFunctionalGroupsSequence",
 }
+OVERLAY_GROUPS = (0x6000, 0x601E)  # 60xx, even groups (PS3.3 C.9.2)
 KEYWORDS = frozenset(keyword for keyword, _ in ATTRIBUTES.values()) | frozenset(DECLINED.values())
 
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
@@ -179,6 +181,8 @@ def _read(data: bytes) -> Plain:
             pass  # (7FE0,0000), as some writers add: nothing to read
         elif tag >> 16 in (0x0002, 0x7FE0, 0xFFFE) or tag in DECLINED:
             raise Declined(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})")
+        elif OVERLAY_GROUPS[0] <= tag >> 16 <= OVERLAY_GROUPS[1] and not tag >> 16 & 1:
+            raise Declined("an overlay plane")  # renderer.overlay reads them from pydicom
         if vr == b"SQ" or length == UNDEFINED:
             pos = _past_value(data, pos, tag, vr, length, explicit)
             continue

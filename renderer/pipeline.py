@@ -18,6 +18,7 @@ from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.header import Header, describe
+from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.stored_file import StoredFile
 from renderer.viewport import apply_flips, layout
@@ -34,17 +35,22 @@ def render_frame(
     """Frame `params.frame` to 8-bit gray or RGB pixels at the output size. `cached` is this
     frame decoded earlier (then `file` may be None); a full decode is kept under `key` for the
     next render."""
+    overlays = header.overlays if params.overlays else ()
     if cached is not None:
         frame, photometric, crop = cached.frame, cached.photometric, geometry.crop
     else:
         assert file is not None
-        frame, photometric, crop = file.cells(header, params.frame, geometry, params.reduced_decode)
+        # Overlays are drawn at full resolution: no reduced-resolution decode under them.
+        reduce = params.reduced_decode and not overlays
+        frame, photometric, crop = file.cells(header, params.frame, geometry, reduce)
     if photometric in GRAYSCALE and frame.ndim == 2:
         if cached is None and key is not None and crop == geometry.crop:
             _keep(key, header, frame, photometric)
         image = render_grayscale(header, params, photometric, frame, crop)
     else:
         image = render_color(header.palette, header.info.stored, photometric, frame, crop)
+    if overlays:
+        image = burn(image, overlays, params.frame, frame, crop)
     return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 

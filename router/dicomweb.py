@@ -96,6 +96,7 @@ def render_params(
         window=query.window,
         quality=query.quality,
         animate=not thumbnail and frame is None,
+        overlays=service.defaults.overlays if query.overlays is None else query.overlays,
     )
 
 

@@ -19,13 +19,14 @@ from router.wado_uri import (
     MAX_FRAME,
     MAX_SIDE,
     PNG,
+    parse_bool,
     parse_decimal,
     parse_int,
     single_values,
 )
 
 OFFERED = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
-KNOWN = ("accept", "quality", "viewport", "window")
+KNOWN = ("accept", "quality", "viewport", "window", "overlays")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {
     "linear": VoiFunction.LINEAR,
@@ -47,6 +48,7 @@ class RenderedQuery:
     quality: int = DEFAULT_QUALITY
     viewport: Viewport | None = None
     window: Window | None = None
+    overlays: bool | None = None  # a wadofarm extension, as on /wado; None: --overlays
 
 
 def parse_viewport(value: str) -> Viewport:
@@ -116,6 +118,7 @@ def parse(query: MultiMapping[str], accept_header: str | None) -> RenderedQuery:
         quality=parse_int("quality", p["quality"], 1, 100) if "quality" in p else DEFAULT_QUALITY,
         viewport=parse_viewport(p["viewport"]) if "viewport" in p else None,
         window=parse_window(p["window"]) if "window" in p else None,
+        overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
     )
 
 

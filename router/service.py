@@ -49,7 +49,7 @@ def render_key(
             geometry = ("raw", params.rows, params.columns, params.region, params.source)
     animate = params.animate and params.output is OutputFormat.GIF
     frame = None if animate else params.frame
-    return (object_uid, frame, params.output, quality, params.window, geometry)
+    return (object_uid, frame, params.output, quality, params.window, geometry, params.overlays)
 
 
 class RenderService:

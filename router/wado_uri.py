@@ -43,6 +43,7 @@ KNOWN = (
     "windowWidth",
     "frameNumber",
     "imageQuality",
+    "overlays",
 )
 _INT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
@@ -60,6 +61,7 @@ class WadoRequest:
     window: Window | None = None
     frame: int | None = None  # 1-based, as in the URL
     quality: int = DEFAULT_QUALITY
+    overlays: bool | None = None  # None: the server's --overlays
 
 
 OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
@@ -78,6 +80,7 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         window=request.window,
         quality=request.quality,
         animate=request.frame is None,  # GIF of a multi-frame object: every frame
+        overlays=settings.overlays if request.overlays is None else request.overlays,
     )
 
 
@@ -119,6 +122,14 @@ def parse_window(center: str | None, width: str | None) -> Window | None:
     if w <= 0:
         raise InvalidRequest(f"windowWidth must be positive, got {w:g}")
     return Window(c, w)
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """A switch: true or false (any case)."""
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise InvalidRequest(f"{name} must be true or false, got {_show(value)}")
+    return lowered == "true"
 
 
 def parse_content_type(value: str | None) -> str:
@@ -164,6 +175,7 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         window=parse_window(p.get("windowCenter"), p.get("windowWidth")),
         frame=_optional_int(p, "frameNumber", 1, MAX_FRAME),
         quality=_optional_int(p, "imageQuality", 1, 100) or DEFAULT_QUALITY,
+        overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
     )
 
 

@@ -105,3 +105,20 @@ def test_equivalent_urls_share_one_cache_entry(wadofarm_folder) -> None:  # type
         again = get(url, params=wado("0051.dcm", imageQuality=77, **params))
         assert again.headers["x-wadofarm-cache"] == "L1", params
         assert again.body == first.body
+
+
+def test_overlays_are_burned_in_unless_asked_off(wadofarm_folder) -> None:  # type: ignore[no-untyped-def]
+    """examples_overlay.dcm has a graphic plane: the default render shows it (white), and
+    overlays=false is the plain image, cached under a key of its own."""
+    url = wadofarm_folder.url + "/wado"
+    name = "examples_overlay.dcm"
+    shown = get(url, params=wado(name, contentType="image/png", rows=150))
+    plain = get(url, params=wado(name, contentType="image/png", rows=150, overlays="false"))
+    assert shown.status == plain.status == 200
+    assert plain.headers["x-wadofarm-cache"] == "render"
+    assert shown.body != plain.body
+    again = get(url, params=wado(name, contentType="image/png", rows=150, overlays="true"))
+    assert again.headers["x-wadofarm-cache"] == "L1" and again.body == shown.body
+    bits = pydicom.dcmread(corpus.sample(name).path).overlay_array(0x6000).astype(bool)
+    full, bare = (fetch(wadofarm_folder, name, overlays=value)[bits] for value in ("true", "false"))
+    assert (full == 255).all() and not (bare == 255).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
-from renderer.params import Region, Window
+from renderer.params import Region, RenderParams, Window
 from router import wado_uri
 from router.errors import InvalidRequest, NotAcceptable
 
@@ -83,3 +83,25 @@ def test_content_type_lists(value: str, expected: str) -> None:
 def test_nothing_acceptable() -> None:
     with pytest.raises(NotAcceptable):
         parse(contentType="image/webp")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("TRUE", True), ("true", True)])
+def test_overlays_switch(value: str, expected: bool) -> None:
+    request = parse(overlays=value)
+    assert request.overlays is expected
+    settings = RenderParams(overlays=not expected)
+    assert wado_uri.render_params(request, settings).overlays is expected
+
+
+def test_overlays_default_to_the_server_setting() -> None:
+    request = parse()
+    assert request.overlays is None
+    for setting in (True, False):
+        params = wado_uri.render_params(request, RenderParams(overlays=setting))
+        assert params.overlays is setting
+
+
+@pytest.mark.parametrize("value", ["", "no", "0", "off"])
+def test_overlays_must_be_true_or_false(value: str) -> None:
+    with pytest.raises(InvalidRequest, match="overlays must be true or false"):
+        parse(overlays=value)

@@ -72,9 +72,17 @@ def _prepare(path: Path, workdir: Path) -> tuple[Path, str, str]:
     return path, "", ""
 
 
-def dcmtk_render(path: Path, workdir: Path, frame: int = 0, args: tuple[str, ...] = ()) -> Rendered:
+def dcmtk_render(
+    path: Path,
+    workdir: Path,
+    frame: int = 0,
+    args: tuple[str, ...] = (),
+    overlays: bool = True,
+) -> Rendered:
     """dcmtk's 8-bit rendering of frame `frame` (0-based) with extra dcm2pnm options (`+Wi 1`,
-    `+Ww c w`, `+Wm`, `+Wfs`...). Overlays are off: wadofarm does not burn them in."""
+    `+Ww c w`, `+Wm`, `+Wfs`...). Overlays are drawn as dcmtk draws them by default (every
+    plane; graphics replaced at full white, ROI surroundings dimmed), as wadofarm does; `-O`
+    when `overlays` is False."""
     workdir.mkdir(parents=True, exist_ok=True)
     source, route, error = _prepare(path, workdir)
     if error:
@@ -84,7 +92,8 @@ def dcmtk_render(path: Path, workdir: Path, frame: int = 0, args: tuple[str, ...
     route = f"{route.replace('dcm2pnm', tool) if route else tool} {' '.join(args)}".strip()
     out = workdir / f"{path.stem}.{frame}.pnm"
     out.unlink(missing_ok=True)
-    command = [require_program(tool), "-q", "-O", "+F", str(frame + 1), *args, str(source)]
+    shown = () if overlays else ("-O",)
+    command = [require_program(tool), "-q", *shown, "+F", str(frame + 1), *args, str(source)]
     error = _run([*command, str(out)])
     if error or not out.exists():
         return Rendered(None, error or "no output written", route)

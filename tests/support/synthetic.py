@@ -54,10 +54,12 @@ def write(
     big_endian: bool = False,
     planar: int = 0,
     sop_class: str = CT,
+    elements: tuple[tuple[int, str, object], ...] = (),
     **attributes: object,
 ) -> Path:
     """One image file. `cells` is frames x rows x columns (x samples); 1-bit cells are packed
-    LSB first across frames, as PS3.5 8.1.1 packs them."""
+    LSB first across frames, as PS3.5 8.1.1 packs them. `elements` are (tag, VR, value) for what
+    has no keyword (repeating groups such as overlays, 60xx)."""
     samples = 3 if photometric in ("RGB", "YBR_FULL") else 1
     frames, rows, columns = cells.shape[:3]
     ds = Dataset()
@@ -82,6 +84,8 @@ def write(
     ds.PixelRepresentation = int(signed)
     for keyword, value in attributes.items():
         setattr(ds, keyword, value)
+    for tag, vr, value in elements:
+        ds.add_new(tag, vr, value)
     ds.PixelData = _pixel_bytes(cells, bits_allocated, samples, planar, big_endian)
     ds["PixelData"].VR = "OB" if bits_allocated <= 8 else "OW"
     ds.save_as(path, enforce_file_format=True, little_endian=not big_endian, implicit_vr=False)
