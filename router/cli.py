@@ -7,29 +7,20 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import uvloop
 from aiohttp import web
 
-from renderer.params import DefaultWindow
 from router.access_log import FORMATS, access_logger
 from router.app import create_app
-from router.auth import AuthMode
-from router.config import Config
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"WADOFARM_{name}", default)
-
-
-def _split(value: str | None, separator: str) -> list[str]:
-    return [part.strip() for part in (value or "").split(separator) if part.strip()]
+from router.config import BY_NAME, SPECS, Config, SettingError, Spec, show
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = Config()
+    """The `serve` flags, one per `Config` field; values stay text (None when not given) until
+    `config_from_args` reads them, so a bad variable cannot break `--help`."""
     parser = argparse.ArgumentParser(prog="wadofarm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
@@ -37,231 +28,119 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve WADO-URI renders",
         description="Serve /wado from Orthanc (--orthanc), a folder (--dicom-dir), or, with "
         "neither, from the sample files bundled with pydicom. Every flag falls back to the "
-        "environment variable named in its help.",
+        "environment variable named in its help; an empty variable counts as unset.",
     )
-    add = serve.add_argument
-    add("--host", default=_env("HOST", defaults.host), help="WADOFARM_HOST (127.0.0.1)")
-    add(
-        "--port",
-        type=int,
-        default=int(_env("PORT", str(defaults.port)) or 0),
-        help="WADOFARM_PORT (8080)",
-    )
-    source = serve.add_mutually_exclusive_group()
-    source.add_argument(
-        "--orthanc",
-        default=_env("ORTHANC"),
-        metavar="URL",
-        help="Orthanc's REST root, e.g. http://127.0.0.1:8042 (WADOFARM_ORTHANC)",
-    )
-    source.add_argument(
-        "--dicom-dir",
-        type=Path,
-        action="append",
-        metavar="PATH",
-        help="a folder of DICOM files, scanned at start; repeatable "
-        "(WADOFARM_DICOM_DIR, several joined by ':')",
-    )
-    add("--orthanc-user", default=_env("ORTHANC_USER"), help="WADOFARM_ORTHANC_USER")
-    add(
-        "--orthanc-password",
-        default=_env("ORTHANC_PASSWORD"),
-        help="WADOFARM_ORTHANC_PASSWORD (prefer the variable: flags show in `ps`)",
-    )
-    add(
-        "--workers",
-        type=int,
-        default=int(_env("WORKERS", str(defaults.workers)) or 1),
-        help="render worker processes (WADOFARM_WORKERS; default: the number of CPUs)",
-    )
-    add(
-        "--cache-mb",
-        type=float,
-        default=float(_env("CACHE_MB", str(defaults.cache_mb)) or 0),
-        help="render cache size in MiB (WADOFARM_CACHE_MB; 256)",
-    )
-    add(
-        "--upstream-timeout",
-        type=float,
-        default=float(_env("UPSTREAM_TIMEOUT", str(defaults.upstream_timeout)) or 0),
-        help="seconds to wait for Orthanc (WADOFARM_UPSTREAM_TIMEOUT; 10)",
-    )
-    add(
-        "--render-timeout",
-        type=float,
-        default=float(_env("RENDER_TIMEOUT", str(defaults.render_timeout)) or 0),
-        help="seconds one render may take before its worker is recycled "
-        "(WADOFARM_RENDER_TIMEOUT; 30)",
-    )
-    add(
-        "--max-queue",
-        type=int,
-        default=int(_env("MAX_QUEUE", str(defaults.max_queue)) or 0),
-        help="renders that may wait for a worker; past that, 503 (WADOFARM_MAX_QUEUE; 1000)",
-    )
-    add(
-        "--max-pixels",
-        type=int,
-        default=int(_env("MAX_PIXELS", str(defaults.max_pixels)) or 0),
-        help="largest frame (rows x columns x samples) a worker will decode "
-        "(WADOFARM_MAX_PIXELS; 100000000)",
-    )
-    add(
-        "--frame-cache-mb",
-        type=float,
-        default=float(_env("FRAME_CACHE_MB", str(defaults.frame_cache_mb)) or 0),
-        help="decoded frames each render worker keeps for re-renders such as a window drag, "
-        "in MiB; 0 turns it off (WADOFARM_FRAME_CACHE_MB; 64)",
-    )
-    add(
-        "--default-window",
-        choices=[m.value for m in DefaultWindow],
-        default=_env("DEFAULT_WINDOW", defaults.default_window.value),
-        help="window when neither request nor file has one: orthanc = width 2^BitsStored "
-        "(Orthanc's /wado), minmax = the frame's range (WADOFARM_DEFAULT_WINDOW; orthanc)",
-    )
-    add(
-        "--exact-thumbnails",
+    serve.add_argument(
+        "--check-config",
         action="store_true",
-        default=_env("EXACT_THUMBNAILS", "0") in ("1", "true", "yes"),
-        help="decode JPEG 2000 and JPEG frames in full for thumbnails too, so that a thumbnail "
-        "is the area mean of the full render (slower; WADOFARM_EXACT_THUMBNAILS=1)",
+        help="print each setting, its value and where it came from, then exit (0 if all are "
+        "allowed, 2 if not) without serving",
     )
-    add(
-        "--cache-control",
-        default=_env("CACHE_CONTROL", defaults.cache_control),
-        help="Cache-Control header of rendered images (WADOFARM_CACHE_CONTROL)",
-    )
-    add(
-        "--no-access-log",
-        action="store_true",
-        default=_env("ACCESS_LOG", "1") in ("0", "false", "no"),
-        help="do not log each request (WADOFARM_ACCESS_LOG=0)",
-    )
-    add(
-        "--node-name",
-        default=_env("NODE_NAME", defaults.node_name),
-        help="this node's name in the X-Wadofarm-Node header (WADOFARM_NODE_NAME; hostname:port)",
-    )
-    add(
-        "--redis-url",
-        default=_env("REDIS_URL"),
-        metavar="URL",
-        help="a Redis shared by the nodes as a second-level render cache, e.g. "
-        "redis://127.0.0.1:6379/0; needs the `redis` extra (WADOFARM_REDIS_URL)",
-    )
-    add(
-        "--redis-ttl",
-        type=float,
-        default=float(_env("REDIS_TTL", str(defaults.redis_ttl)) or 0),
-        help="seconds a render stays in Redis (WADOFARM_REDIS_TTL; 86400)",
-    )
-    add(
-        "--redis-timeout",
-        type=float,
-        default=float(_env("REDIS_TIMEOUT", str(defaults.redis_timeout)) or 0),
-        help="seconds one Redis call may take before the request goes on without it "
-        "(WADOFARM_REDIS_TIMEOUT; 0.25)",
-    )
-    add(
-        "--log-format",
-        choices=["combined", "json"],
-        default=_env("LOG_FORMAT", defaults.log_format),
-        help="access log lines: combined (as Apache and nginx) or one JSON object "
-        "(WADOFARM_LOG_FORMAT; combined)",
-    )
-    add(
-        "--thumbnail-size",
-        type=int,
-        default=int(_env("THUMBNAIL_SIZE", str(defaults.thumbnail_size)) or 0),
-        help="the box, in pixels, a DICOMweb /thumbnail fits (WADOFARM_THUMBNAIL_SIZE; 128)",
-    )
-    add(
-        "--no-proxy",
-        action="store_true",
-        default=_env("PROXY", "1") in ("0", "false", "no"),
-        help="do not pass requests wadofarm does not serve through to Orthanc (WADOFARM_PROXY=0)",
-    )
-    add(
-        "--prewarm",
-        action="store_true",
-        default=_env("PREWARM", "0") in ("1", "true", "yes"),
-        help="follow Orthanc's change feed and render each new stable series' thumbnails "
-        "into the cache, in the background (WADOFARM_PREWARM=1)",
-    )
-    add(
-        "--cors-origin",
-        action="append",
-        metavar="ORIGIN",
-        help="let browser pages from ORIGIN (e.g. https://viewer.example) read responses; "
-        "repeatable; * for any (WADOFARM_CORS_ORIGIN, several joined by ',')",
-    )
-    add(
-        "--log-level",
-        default=_env("LOG_LEVEL", defaults.log_level),
-        choices=["debug", "info", "warning", "error"],
-        help="WADOFARM_LOG_LEVEL (info)",
-    )
-    add(
-        "--auth",
-        choices=[m.value for m in AuthMode],
-        default=_env("AUTH", defaults.auth.value),
-        help="access control: none; bearer = a token from --auth-tokens; forward = the "
-        "client's Authorization header goes to Orthanc, whose users decide (WADOFARM_AUTH; none)",
-    )
-    add(
-        "--auth-tokens",
-        type=Path,
-        default=_env("AUTH_TOKENS"),
-        metavar="PATH",
-        help="bearer tokens, one a line, re-read when the file changes (WADOFARM_AUTH_TOKENS)",
-    )
-    add(
-        "--auth-cache-seconds",
-        type=float,
-        default=float(_env("AUTH_CACHE_SECONDS", str(defaults.auth_cache_seconds)) or 0),
-        help="how long Orthanc's yes to a credential for an instance is remembered "
-        "(--auth forward; WADOFARM_AUTH_CACHE_SECONDS; 10)",
-    )
+    for spec in SPECS:
+        default = spec.shown_default() or "none"
+        help_text = f"{spec.setting.help} [{spec.env}; default: {default}]"
+        if spec.kind in (int, float):
+            help_text = help_text[:-1] + f"; {spec.allowed()}]"
+        options: dict[str, Any] = {"dest": spec.name, "default": None}
+        options["help"] = help_text.replace("%", "%%")
+        if spec.kind is bool:
+            serve.add_argument(spec.flag, action=argparse.BooleanOptionalAction, **options)
+            continue
+        if spec.many:
+            options["action"] = "append"
+        if spec.choices:
+            options["metavar"] = "{" + ",".join(spec.choices) + "}"
+        elif spec.setting.metavar:
+            options["metavar"] = spec.setting.metavar
+        serve.add_argument(spec.flag, **options)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
-    dirs = args.dicom_dir
-    if not dirs and not args.orthanc and _env("DICOM_DIR"):
-        dirs = [Path(p) for p in (_env("DICOM_DIR") or "").split(":") if p]
-    return Config(
-        host=args.host,
-        port=args.port,
-        orthanc_url=args.orthanc,
-        orthanc_user=args.orthanc_user,
-        orthanc_password=args.orthanc_password,
-        dicom_dirs=tuple(dirs or ()),
-        workers=args.workers,
-        cache_mb=args.cache_mb,
-        upstream_timeout=args.upstream_timeout,
-        render_timeout=args.render_timeout,
-        max_queue=args.max_queue,
-        max_pixels=args.max_pixels,
-        frame_cache_mb=args.frame_cache_mb,
-        default_window=DefaultWindow(args.default_window),
-        exact_thumbnails=args.exact_thumbnails,
-        cache_control=args.cache_control,
-        access_log=not args.no_access_log,
-        log_level=args.log_level,
-        node_name=args.node_name,
-        redis_url=args.redis_url or None,
-        redis_ttl=args.redis_ttl,
-        redis_timeout=args.redis_timeout,
-        log_format=args.log_format,
-        thumbnail_size=args.thumbnail_size,
-        proxy=not args.no_proxy,
-        prewarm=args.prewarm,
-        cors_origins=tuple(args.cors_origin or _split(_env("CORS_ORIGIN"), ",")),
-        auth=AuthMode(args.auth),
-        auth_tokens=Path(args.auth_tokens) if args.auth_tokens else None,
-        auth_cache_seconds=args.auth_cache_seconds,
-    )
+def config_from_args(
+    args: argparse.Namespace,
+    environ: Mapping[str, str] | None = None,
+    sources: dict[str, str] | None = None,
+) -> Config:
+    """Each setting from its flag, else its variable (if not empty), else its default; a bad
+    value raises SettingError naming the flag or the variable it came from. `sources`, if
+    given, is filled with where each setting came from."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    sources = {} if sources is None else sources
+    sources.update({spec.name: "default" for spec in SPECS})
+    for spec in SPECS:
+        given: object = getattr(args, spec.name)
+        source = spec.flag
+        if given is None:
+            text = environ.get(spec.env, "")
+            if not text.strip():
+                continue
+            source = spec.env
+        sources[spec.name] = source
+        if given is None:
+            given = [p for p in text.split(spec.setting.separator)] if spec.many else text
+        try:
+            values[spec.name] = _value(spec, given)
+            spec.check(values[spec.name])
+        except SettingError as error:
+            shown = given if isinstance(given, str) else spec.setting.separator.join(given)  # type: ignore[arg-type]
+            raise SettingError(source, shown, error.allowed) from None
+    try:
+        return Config(**values)  # type: ignore[arg-type]
+    except SettingError as error:
+        source = sources[error.name]
+        name = BY_NAME[error.name].flag if source == "default" else source
+        raise SettingError(name, error.value, error.allowed) from None
+
+
+def _value(spec: Spec, given: object) -> object:
+    if isinstance(given, bool):  # --flag / --no-flag
+        return given
+    if spec.many:
+        return tuple(spec.parse(part.strip()) for part in given if part.strip())  # type: ignore[attr-defined]
+    if spec.optional and not str(given).strip():
+        return None
+    return spec.parse(str(given))
+
+
+def check_machine(config: Config) -> None:
+    """What `Config` cannot check by itself: the files and packages the settings name."""
+    for folder in config.dicom_dirs:
+        if not folder.is_dir():
+            raise SettingError("--dicom-dir", folder, "a folder")
+    if config.redis_url and importlib.util.find_spec("redis") is None:
+        raise SettingError(
+            "--redis-url",
+            config.redis_url,
+            "needs the redis package: pip install 'wadofarm[redis]'",
+        )
+    if config.auth_tokens and not os.access(config.auth_tokens, os.R_OK):
+        raise SettingError("--auth-tokens", config.auth_tokens, "a readable file")
+
+
+def settings_table() -> str:
+    """The README's configuration table, made from the same definitions as the flags."""
+    rows = ["| flag | variable | default | |", "|---|---|---|---|"]
+    for spec in SPECS:
+        if spec.kind is bool:
+            flag = f"`{spec.flag}`, `--no-{spec.flag[2:]}`"
+            env = f"`{spec.env}` (`1`/`0`)"
+        else:
+            metavar = spec.setting.metavar or ""
+            flag = f"`{spec.flag} {metavar}`".replace(" `", "`")
+            if spec.many:
+                flag += " (repeatable)"
+            env = f"`{spec.env}`"
+            if spec.many:
+                env += f" (`{spec.setting.separator}`-separated)"
+        default = spec.shown_default(readme=True)
+        help_text = spec.setting.help
+        if spec.choices:
+            help_text = f"one of {', '.join(f'`{c}`' for c in spec.choices)}: {help_text}"
+        elif (allowed := spec.allowed()) and spec.kind in (int, float):
+            help_text = f"{help_text} ({allowed})"
+        rows.append(f"| {flag} | {env} | {f'`{default}`' if default else ''} | {help_text} |")
+    return "\n".join(rows) + "\n"
 
 
 def serve(config: Config) -> None:
@@ -269,21 +148,6 @@ def serve(config: Config) -> None:
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if config.prewarm and not config.orthanc_url:
-        sys.exit("wadofarm: --prewarm follows Orthanc's change feed: it needs --orthanc")
-    if not 1 <= config.thumbnail_size <= 4096:
-        sys.exit("wadofarm: --thumbnail-size must be between 1 and 4096")
-    for folder in config.dicom_dirs:
-        if not folder.is_dir():
-            sys.exit(f"wadofarm: --dicom-dir {folder} is not a folder")
-    if config.redis_url and importlib.util.find_spec("redis") is None:
-        sys.exit("wadofarm: --redis-url needs the redis package: pip install 'wadofarm[redis]'")
-    if config.auth is AuthMode.BEARER and not config.auth_tokens:
-        sys.exit("wadofarm: --auth bearer needs --auth-tokens PATH")
-    if config.auth_tokens and not os.access(config.auth_tokens, os.R_OK):
-        sys.exit(f"wadofarm: --auth-tokens {config.auth_tokens} is not a readable file")
-    if config.auth is AuthMode.FORWARD and not config.orthanc_url:
-        sys.exit("wadofarm: --auth forward needs --orthanc (Orthanc's users decide)")
     web.run_app(
         create_app(config),
         host=config.host,
@@ -301,7 +165,20 @@ def serve(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        serve(config_from_args(args))
+        sources: dict[str, str] = {}
+        try:
+            config = config_from_args(args, sources=sources)
+            check_machine(config)
+        except SettingError as error:
+            print(f"wadofarm: {error}", file=sys.stderr)
+            sys.exit(2)  # as argparse does for a bad flag
+        if args.check_config:
+            for spec in SPECS:
+                value = getattr(config, spec.name)
+                shown = "***" if spec.name == "orthanc_password" and value else show(value)
+                print(f"{spec.name}={shown} ({sources[spec.name]})")
+            return
+        serve(config)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,25 @@
-"""`wadofarm serve` as a new user runs it: no flags serves pydicom's samples; env fallbacks."""
+"""`wadofarm serve` as a new user runs it: no flags serves pydicom's samples; env fallbacks;
+every bad value refused at start with exit status 2 and one line."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 
 from renderer.params import DefaultWindow
 from router.app import SAMPLE_UID
-from router.cli import build_parser, config_from_args
+from router.cli import build_parser, config_from_args, settings_table
+from router.config import SPECS, Config, SettingError
 from tests.renderer.test_reduced import j2k
 from tests.support.http import get
 from tests.support.images import decode
-from tests.support.server import Wadofarm
+from tests.support.server import REPO, Wadofarm
 
 
 def test_no_flags_serves_the_bundled_samples(tmp_path: Path) -> None:
@@ -26,51 +32,59 @@ def test_no_flags_serves_the_bundled_samples(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("WADOFARM_PORT", "9999")
-    monkeypatch.setenv("WADOFARM_WORKERS", "3")
-    monkeypatch.setenv("WADOFARM_DEFAULT_WINDOW", "minmax")
-    monkeypatch.setenv("WADOFARM_DICOM_DIR", "/a:/b")
-    config = config_from_args(build_parser().parse_args(["serve", "--cache-mb", "12"]))
+def _config(argv: list[str], environ: dict[str, str] | None = None) -> Config:
+    return config_from_args(build_parser().parse_args(["serve", *argv]), environ or {})
+
+
+def test_flags_fall_back_to_the_environment() -> None:
+    env = {
+        "WADOFARM_PORT": "9999",
+        "WADOFARM_WORKERS": "3",
+        "WADOFARM_DEFAULT_WINDOW": "minmax",
+        "WADOFARM_DICOM_DIR": "/a:/b",
+    }
+    config = _config(["--cache-mb", "12"], env)
     assert (config.port, config.workers, config.cache_mb) == (9999, 3, 12)
     assert config.default_window is DefaultWindow.MINMAX
     assert config.dicom_dirs == (Path("/a"), Path("/b"))
-    config = config_from_args(build_parser().parse_args(["serve", "--port", "1234"]))
-    assert config.port == 1234
+    assert _config(["--port", "1234"], env).port == 1234
 
 
-def test_farm_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("WADOFARM_REDIS_URL", "redis://127.0.0.1:6380/1")
-    monkeypatch.setenv("WADOFARM_REDIS_TTL", "600")
-    monkeypatch.setenv("WADOFARM_NODE_NAME", "wadofarm-2")
-    config = config_from_args(build_parser().parse_args(["serve", "--redis-timeout", "0.1"]))
+def test_farm_flags_fall_back_to_the_environment() -> None:
+    env = {
+        "WADOFARM_REDIS_URL": "redis://127.0.0.1:6380/1",
+        "WADOFARM_REDIS_TTL": "600",
+        "WADOFARM_NODE_NAME": "wadofarm-2",
+    }
+    config = _config(["--redis-timeout", "0.1"], env)
     assert (config.redis_url, config.redis_ttl, config.redis_timeout) == (
         "redis://127.0.0.1:6380/1",
         600,
         0.1,
     )
     assert config.node == "wadofarm-2"
-    monkeypatch.delenv("WADOFARM_NODE_NAME")
-    monkeypatch.delenv("WADOFARM_REDIS_URL")
-    config = config_from_args(build_parser().parse_args(["serve", "--port", "8081"]))
+    config = _config(["--port", "8081"])
     assert config.redis_url is None and config.node.endswith(":8081")
 
 
-def test_operations_flags_fall_back_to_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    defaults = config_from_args(build_parser().parse_args(["serve"]))
+def test_operations_flags_fall_back_to_the_environment() -> None:
+    defaults = _config([])
     assert (defaults.log_format, defaults.thumbnail_size, defaults.proxy) == ("combined", 128, True)
     assert defaults.prewarm is False and defaults.cors_origins == ()
-    monkeypatch.setenv("WADOFARM_LOG_FORMAT", "json")
-    monkeypatch.setenv("WADOFARM_THUMBNAIL_SIZE", "96")
-    monkeypatch.setenv("WADOFARM_PROXY", "0")
-    monkeypatch.setenv("WADOFARM_PREWARM", "1")
-    monkeypatch.setenv("WADOFARM_CORS_ORIGIN", "http://a.example, http://b.example")
-    config = config_from_args(build_parser().parse_args(["serve"]))
+    env = {
+        "WADOFARM_LOG_FORMAT": "json",
+        "WADOFARM_THUMBNAIL_SIZE": "96",
+        "WADOFARM_PROXY": "0",
+        "WADOFARM_PREWARM": "1",
+        "WADOFARM_ORTHANC": "http://127.0.0.1:8042",
+        "WADOFARM_CORS_ORIGIN": "http://a.example, http://b.example",
+    }
+    config = _config([], env)
     assert (config.log_format, config.thumbnail_size) == ("json", 96)
     assert config.proxy is False and config.prewarm is True
     assert config.cors_origins == ("http://a.example", "http://b.example")
-    flags = ["serve", "--cors-origin", "*", "--thumbnail-size", "64", "--log-format", "combined"]
-    config = config_from_args(build_parser().parse_args(flags))
+    flags = ["--cors-origin", "*", "--thumbnail-size", "64", "--log-format", "combined"]
+    config = _config(flags, env)
     assert (config.cors_origins, config.thumbnail_size, config.log_format) == (
         ("*",),
         64,
@@ -78,19 +92,113 @@ def test_operations_flags_fall_back_to_the_environment(monkeypatch) -> None:  # 
     )
 
 
-def test_prewarm_needs_orthanc(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "router", "serve", "--prewarm", "--port", "1"],
+def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`wadofarm serve ARGV` as a real process, with only `env` of the WADOFARM_* variables."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WADOFARM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "router", "serve", *argv],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO,
+        env={**environ, "COLUMNS": "1000", **(env or {})},
     )
-    assert done.returncode != 0 and "--prewarm" in done.stderr and "--orthanc" in done.stderr
+
+
+def _checked(argv: list[str], env: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """What `serve --check-config` says: setting -> (value, where it came from)."""
+    done = _run(["--check-config", *argv], env)
+    assert done.returncode == 0, done.stderr
+    settings = {}
+    for line in done.stdout.splitlines():
+        name, _, rest = line.partition("=")
+        value, _, source = rest.rpartition(" (")
+        settings[name] = (value, source.rstrip(")"))
+    return settings
+
+
+def test_a_bad_variable_does_not_break_help() -> None:
+    done = _run(["--help"], {"WADOFARM_PORT": "abc", "WADOFARM_WORKERS": "-1"})
+    assert done.returncode == 0 and done.stderr == ""
+    assert "WADOFARM_PORT; default: 8080" in done.stdout
+    assert "WADOFARM_RENDER_TIMEOUT; default: 30" in done.stdout  # shown from the value
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "line"),
+    [
+        ([], {"WADOFARM_PORT": "abc"}, "WADOFARM_PORT='abc' is not allowed: an integer from 0"),
+        (["--workers", "0"], {}, "--workers='0' is not allowed: an integer from 1 to 256"),
+        (["--cache-mb", "-5"], {}, "--cache-mb='-5' is not allowed: a number >= 0"),
+        ([], {"WADOFARM_RENDER_TIMEOUT": "0"}, "WADOFARM_RENDER_TIMEOUT='0' is not allowed: a n"),
+        ([], {"WADOFARM_UPSTREAM_TIMEOUT": "nan"}, "WADOFARM_UPSTREAM_TIMEOUT='nan' is not allo"),
+        ([], {"WADOFARM_PROXY": "maybe"}, "WADOFARM_PROXY='maybe' is not allowed: one of 1/0, t"),
+        (["--default-window", "auto"], {}, "--default-window='auto' is not allowed: one of orth"),
+        (["--thumbnail-size", "5000"], {}, "--thumbnail-size='5000' is not allowed: an integer"),
+        ([], {"WADOFARM_ORTHANC": "127.0.0.1:8042"}, "WADOFARM_ORTHANC='127.0.0.1:8042' is not"),
+        ([], {"WADOFARM_PREWARM": "yes"}, "WADOFARM_PREWARM='on' is not allowed: needs --orthanc"),
+        (["--auth", "bearer"], {}, "--auth='bearer' is not allowed: needs --auth-tokens PATH"),
+        (["--dicom-dir", "/no/such/folder"], {}, "--dicom-dir='/no/such/folder' is not allowed"),
+    ],
+    ids=lambda v: (
+        ""
+        if isinstance(v, str)
+        else " ".join([*v, *[f"{k}={x}" for k, x in v.items()]])
+        if isinstance(v, dict)
+        else " ".join(v)
+    ),
+)
+def test_a_bad_value_exits_2_with_one_line(argv: list[str], env: dict[str, str], line: str) -> None:
+    done = _run([*argv, "--check-config"], env)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith("wadofarm: " + line), done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+
+
+def test_every_boolean_spelling() -> None:
+    spellings = {True: ["1", "true", "TRUE", "yes", "Yes", "on", "ON"]}
+    spellings[False] = ["0", "false", "False", "no", "NO", "off", "Off"]
+    names = ("EXACT_THUMBNAILS", "ACCESS_LOG", "PROXY")
+    for truth, words in spellings.items():
+        for start in range(0, len(words), len(names)):
+            chosen = dict(zip(names, words[start:] + words[:start], strict=False))
+            settings = _checked([], {f"WADOFARM_{n}": word for n, word in chosen.items()})
+            for name, word in chosen.items():
+                expected = ("on" if truth else "off", f"WADOFARM_{name}")
+                assert settings[name.lower()] == expected, word
+    # the flags, both ways, beat the variables
+    settings = _checked(["--no-proxy", "--exact-thumbnails"], {"WADOFARM_PROXY": "1"})
+    assert settings["proxy"] == ("off", "--proxy") and settings["exact_thumbnails"][0] == "on"
+
+
+def test_an_empty_variable_is_unset() -> None:
+    env = {"WADOFARM_RENDER_TIMEOUT": "", "WADOFARM_PORT": " ", "WADOFARM_PROXY": ""}
+    settings = _checked([], env)
+    assert settings["render_timeout"] == ("30", "default")
+    assert settings["port"] == ("8080", "default") and settings["proxy"] == ("on", "default")
+
+
+def test_a_config_built_in_code_is_checked() -> None:
+    with pytest.raises(SettingError, match="workers='0' is not allowed"):
+        Config(workers=0)
+    with pytest.raises(SettingError, match="render_timeout='0' is not allowed"):
+        Config(render_timeout=0)
+    with pytest.raises(SettingError, match="needs --orthanc"):
+        Config(prewarm=True)
+    assert Config(cache_mb=0).cache_mb == 0
+
+
+def test_the_readme_table_is_made_from_the_definitions() -> None:
+    readme = (REPO / "README.md").read_text()
+    table = settings_table()
+    assert table in readme, "README's configuration table is stale; put there:\n" + table
+    assert all(f"`{spec.env}`" in table and spec.flag in table for spec in SPECS)
+
+
+def test_prewarm_needs_orthanc() -> None:
+    done = _run(["--prewarm", "--port", "1"])
+    assert done.returncode == 2 and "--prewarm" in done.stderr and "--orthanc" in done.stderr
 
 
 def test_exact_thumbnails_reach_the_renderer(tmp_path: Path) -> None:
