@@ -10,6 +10,7 @@ allocated.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -32,6 +33,17 @@ logger = logging.getLogger(__name__)
 
 PIXEL_DATA_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
+# Photometric interpretations of three samples per pixel (PS3.3 C.7.6.3.1.2); all others have one.
+THREE_SAMPLES = (
+    "RGB",
+    "HSV",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_PARTIAL_420",
+    "YBR_PARTIAL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+)
 
 Source = bytes | str  # the file's bytes, or a path a worker may read itself
 
@@ -94,7 +106,69 @@ def read_dataset(source: Source) -> Dataset:
         name = UID(str(ds.SOPClassUID)).name
         raise UnsupportedImage(f"not an image: the object ({name}) has no Pixel Data")
     _ensure_transfer_syntax(ds)
+    # A value no default mends is left as it is: image_info or the decoder names it.
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        complete_image_pixel(ds)
     return ds
+
+
+def _absent(ds: Elements, keyword: str) -> bool:
+    return keyword not in ds or ds.get(keyword) in (None, "")
+
+
+def complete_image_pixel(ds: Dataset) -> None:
+    """Repair, in place, the Image Pixel attributes (PS3.3 C.7.6.3) that real files omit or
+    get wrong where the pixels still have one reading, as Orthanc does; pydicom's decoders
+    refuse such files. Missing Type 1 values get the standard's defaults (see _defaults);
+    Photometric Interpretation is upper-cased, and a Bits Stored beyond Bits Allocated is
+    clamped to it. Bits Allocated, Rows and Columns have no default: without them the cells
+    cannot be found. image_info gives a lean-read header the same values."""
+    defaults = _defaults(ds)
+    ds.SamplesPerPixel = defaults["SamplesPerPixel"]
+    ds.PhotometricInterpretation = defaults["PhotometricInterpretation"]
+    if "PixelData" not in ds:
+        return  # Float Pixel Data: no integer cells to describe
+    if not _absent(ds, "BitsAllocated"):
+        ds.BitsStored = defaults["BitsStored"]
+        if _absent(ds, "HighBit"):
+            ds.HighBit = defaults["BitsStored"] - 1
+    if _absent(ds, "PixelRepresentation"):
+        ds.PixelRepresentation = 0
+    if ds.SamplesPerPixel == 3 and _absent(ds, "PlanarConfiguration"):
+        ds.PlanarConfiguration = 0
+    if "NumberOfFrames" in ds and ds.get("NumberOfFrames") in (None, "", 0):
+        _count_frames(ds)
+
+
+def _count_frames(ds: Dataset) -> None:
+    """A Number of Frames present but empty (or 0) in native Pixel Data: the frames the data
+    holds, as many whole ones as fit (PS3.5 8.1.1: frames follow each other, unpadded)."""
+    if ds.file_meta.TransferSyntaxUID.is_encapsulated or _absent(ds, "BitsAllocated"):
+        return
+    try:
+        frame_bits = int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel)
+        frame_bits *= int(ds.BitsAllocated)
+    except (AttributeError, TypeError, ValueError):
+        return  # image_info names what is wrong
+    if frame_bits > 0:
+        ds.NumberOfFrames = max(1, 8 * len(ds.PixelData) // frame_bits)
+
+
+def _defaults(ds: Elements) -> dict[str, Any]:
+    """Samples per Pixel (3 for the colour interpretations, else 1), Photometric
+    Interpretation (MONOCHROME2, or RGB for three samples), Bits Allocated and Bits Stored (the
+    cell: Bits Allocated, at most), where the file has none or a value that cannot be right."""
+    photometric = ds.get("PhotometricInterpretation")
+    photometric = str(photometric).strip().upper() if photometric else ""
+    samples = int(ds.get("SamplesPerPixel") or (3 if photometric in THREE_SAMPLES else 1))
+    bits_allocated = int(ds.get("BitsAllocated") or 8)
+    bits_stored = int(ds.get("BitsStored") or bits_allocated)
+    return {
+        "SamplesPerPixel": samples,
+        "PhotometricInterpretation": photometric or ("RGB" if samples == 3 else "MONOCHROME2"),
+        "BitsAllocated": bits_allocated,
+        "BitsStored": min(bits_stored, bits_allocated),
+    }
 
 
 def _ensure_transfer_syntax(ds: Dataset) -> None:
@@ -130,21 +204,21 @@ def image_info(ds: Elements, max_pixels: int, transfer_syntax: str | None = None
     except (TypeError, ValueError):
         raise UnsupportedImage(f"invalid (0028,0008) Number of Frames: {frames_value!r}") from None
     frames = max(frames, 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    defaults = _defaults(ds)
+    samples = defaults["SamplesPerPixel"]
     if rows * columns * samples > max_pixels:
         raise ImageTooLarge(
             f"image of {columns}x{rows}x{samples} samples per frame exceeds the limit of "
             f"{max_pixels} (--max-pixels)"
         )
-    bits_allocated = int(ds.get("BitsAllocated", 8) or 8)
-    bits_stored = int(ds.get("BitsStored", bits_allocated) or bits_allocated)
+    bits_stored = defaults["BitsStored"]
     return ImageInfo(
         rows=rows,
         columns=columns,
         frames=frames,
         samples=samples,
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2"),
-        bits_allocated=bits_allocated,
+        photometric=defaults["PhotometricInterpretation"],
+        bits_allocated=defaults["BitsAllocated"],
         bits_stored=bits_stored,
         high_bit=int(ds.get("HighBit", bits_stored - 1) or bits_stored - 1),
         pixel_representation=int(ds.get("PixelRepresentation", 0) or 0),
@@ -259,17 +333,9 @@ def _check_native_length(ds: Dataset, info: ImageInfo) -> None:
         )
 
 
-# What pydicom's decoders require of every image (pixels/common.py _validate_options): a file
-# without one of them is left to pydicom, which names the missing element.
-REQUIRED = (
-    "Rows",
-    "Columns",
-    "SamplesPerPixel",
-    "PhotometricInterpretation",
-    "BitsAllocated",
-    "BitsStored",
-    "PixelRepresentation",
-)
+# What no default can stand in for (complete_image_pixel): a file without one of them is left
+# to pydicom, which names the missing element.
+REQUIRED = ("Rows", "Columns", "BitsAllocated")
 NATIVE_LAYOUTS = {1: GRAYSCALE, 3: ("RGB", "YBR_FULL")}
 
 
@@ -278,9 +344,10 @@ def native_frame(
 ) -> np.ndarray | None:
     """Frame `frame` of native little-endian Pixel Data (PS3.5 8.1.1, A.2) as a read-only view
     of the file's bytes: the cells pydicom's native decoder gives (the same dtype, unmasked),
-    without its copy. Only whole 8/16/32-bit cells of a header pydicom would accept, one
-    grayscale sample or three interleaved colour ones (Planar Configuration 0); None for
-    anything else, which pydicom decodes or refuses in its own words."""
+    without its copy. Only whole 8/16/32-bit cells of a header pydicom would accept once
+    completed (complete_image_pixel: `info` holds the same defaults), one grayscale sample or
+    three interleaved colour ones (Planar Configuration 0); None for anything else, which
+    pydicom decodes or refuses in its own words."""
     ts = info.transfer_syntax
     if ts.is_encapsulated or not ts.is_little_endian or not 0 <= frame < info.frames:
         return None
@@ -288,12 +355,12 @@ def native_frame(
         return None
     if info.photometric not in NATIVE_LAYOUTS.get(info.samples, ()):
         return None
-    if info.samples == 3 and ds.get("PlanarConfiguration") != 0:
+    if info.samples == 3 and ds.get("PlanarConfiguration", 0) != 0:
         return None
-    bits_allocated = ds.get("BitsAllocated")
-    if bits_allocated not in (8, 16, 32) or not 1 <= ds.get("BitsStored") <= bits_allocated:
+    bits_allocated = info.bits_allocated
+    if bits_allocated not in (8, 16, 32):
         return None
-    if ds.get("PixelRepresentation") not in (0, 1):
+    if ds.get("PixelRepresentation", 0) not in (0, 1):
         return None
     kind = "i" if info.pixel_representation == 1 else "u"
     dtype = np.dtype(f"<{kind}{bits_allocated // 8}")
