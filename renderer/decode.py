@@ -100,11 +100,10 @@ def read_dataset(source: Source) -> Dataset:
         raise NotDicom(f"not a DICOM file: {exc}") from None
     except Exception as exc:  # pydicom raises many types on garbage input
         raise NotDicom(f"not a readable DICOM file: {type(exc).__name__}: {exc}") from None
-    if not any(tag in ds for tag in PIXEL_DATA_TAGS):
-        if len(ds) == 0 or "SOPClassUID" not in ds:
-            raise NotDicom("not a DICOM file: no DICOM elements found")
-        name = UID(str(ds.SOPClassUID)).name
-        raise UnsupportedImage(f"not an image: the object ({name}) has no Pixel Data")
+    # An object without pixels is fine (renderer.kinds decides what draws it); nothing at all
+    # that names an object is garbage.
+    if not any(tag in ds for tag in PIXEL_DATA_TAGS) and (len(ds) == 0 or "SOPClassUID" not in ds):
+        raise NotDicom("not a DICOM file: no DICOM elements found")
     _ensure_transfer_syntax(ds)
     # A value no default mends is left as it is: image_info or the decoder names it.
     with contextlib.suppress(TypeError, ValueError, OverflowError):

@@ -18,6 +18,8 @@ from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.header import Header, describe
+from renderer.kinds import Kind, kind_of
+from renderer.objects import render_object
 from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.stored_file import StoredFile
@@ -66,6 +68,10 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         header = cached.header
     else:
         file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+        if file.plain is None:  # the lean reader takes only plain images; pydicom says what it is
+            kind = kind_of(file.dataset(), file.size)
+            if kind is not Kind.IMAGE:
+                return render_object(kind, file.dataset(), params)
         header = file.header(params.frame, params.max_pixels)
     info = header.info
     geometry = layout(info.rows, info.columns, params, info.pixel_aspect)

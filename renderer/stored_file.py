@@ -34,6 +34,11 @@ class StoredFile:
             self._source = source
         self.plain = part10.read(source)
 
+    @property
+    def size(self) -> int | None:
+        """The file's length in bytes, once read."""
+        return len(self._source) if isinstance(self._source, bytes) else None
+
     def dataset(self) -> Dataset:
         """pydicom's parse of the whole file, made the first time something needs it."""
         if self._dataset is None:

@@ -14,8 +14,6 @@ from pydicom.uid import MPEG4HP41
 
 from tests.support import corpus
 
-SR = corpus.pydicom_dir() / "test-SR.dcm"  # a real Structured Report: no Pixel Data
-
 
 @dataclass(frozen=True)
 class BadFile:
@@ -95,7 +93,6 @@ def catalogue() -> list[BadFile]:
                 ("short_pixel_data", 415, "less than expected", short),
                 ("long_pixel_data", 415, "more than the", long),
                 ("frames_missing", 415, "less than expected", missing_frames),
-                ("no_pixel_data_sr", 415, "no pixel data", _read(SR)),
                 ("mpeg4_transfer_syntax", 415, "transfer syntax", mpeg),
                 ("rle_decoder_panic", 415, "cannot decode the pixel data (rle", rle),
                 ("huge_header", 415, "--max-pixels", huge),

@@ -1,0 +1,123 @@
+"""A study of every kind of object (tests.support.objects), in a folder and in a real Orthanc:
+each gets a picture through /wado and the DICOMweb rendered and thumbnail routes, exactly the
+renderer's own for that file, and the gallery in headless Chromium shows every card loaded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from renderer.params import OutputFormat, RenderParams
+from renderer.pipeline import render
+from tests.support import objects
+from tests.support.browser import chromium
+from tests.support.http import get
+from tests.support.images import decode
+from tests.support.server import Wadofarm
+
+STUDY = objects.STUDY_UID
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> list[objects.StudyObject]:
+    return objects.write_study(tmp_path_factory.mktemp("objects") / "study")
+
+
+@pytest.fixture(scope="module")
+def objects_folder(
+    tmp_path_factory: pytest.TempPathFactory, study: list[objects.StudyObject]
+) -> Iterator[Wadofarm]:
+    folder = study[0].path.parent
+    log = tmp_path_factory.mktemp("objects-folder") / "wadofarm.log"
+    server = Wadofarm(["--dicom-dir", str(folder), "--workers", "1"], log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def objects_orthanc(orthanc, wadofarm_orthanc, study) -> Wadofarm:  # type: ignore[no-untyped-def]
+    for obj in study:
+        assert orthanc.server.upload(obj.path)["HttpStatus"] == 200, obj.name
+    return wadofarm_orthanc  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["folder", "orthanc"])
+def server(request: pytest.FixtureRequest) -> Wadofarm:
+    return request.getfixturevalue(f"objects_{request.param}")  # type: ignore[no-any-return]
+
+
+def own_render(obj: objects.StudyObject, **params: object) -> bytes:
+    """What the renderer alone makes of the file: the oracle for every route."""
+    return render(str(obj.path), RenderParams(**params)).data  # type: ignore[arg-type]
+
+
+def by_name(study: list[objects.StudyObject]) -> dict[str, objects.StudyObject]:
+    return {obj.name: obj for obj in study}
+
+
+NAMES = [obj.name for obj, _ in objects.OBJECTS]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wado_renders_every_object(server: Wadofarm, study, name: str) -> None:  # type: ignore[no-untyped-def]
+    obj = by_name(study)[name]
+    reply = get(server.url + "/wado", params=server.wado(obj.object_uid, contentType="image/png"))
+    assert reply.status == 200, reply.text
+    assert reply.content_type == "image/png"
+    assert reply.body == own_render(obj, output=OutputFormat.PNG)
+    jpeg = get(server.url + "/wado", params=server.wado(obj.object_uid, rows=100))
+    assert jpeg.status == 200 and jpeg.content_type == "image/jpeg", jpeg.text
+    assert max(decode(jpeg.body).shape[:2]) == 100
+    # The stored file is still the stored file.
+    dicom = get(
+        server.url + "/wado", params=server.wado(obj.object_uid, contentType="application/dicom")
+    )
+    assert dicom.status == 200 and dicom.body == obj.path.read_bytes()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("route", ["thumbnail", "rendered"])
+def test_dicomweb_series_and_instance_pictures(
+    server: Wadofarm, study, name: str, route: str
+) -> None:  # type: ignore[no-untyped-def]
+    obj = by_name(study)[name]
+    series = f"/dicom-web/studies/{STUDY}/series/{obj.series_uid}"
+    for target in (series, f"{series}/instances/{obj.object_uid}"):
+        reply = get(f"{server.url}{target}/{route}", headers={"Accept": "image/png"})
+        assert reply.status == 200, reply.text
+        side = 128 if route == "thumbnail" else None
+        assert reply.body == own_render(obj, output=OutputFormat.PNG, rows=side, columns=side)
+
+
+def test_a_placeholder_is_one_frame(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    obj = by_name(study)["rtplan"]
+    reply = get(server.url + "/wado", params=server.wado(obj.object_uid, frameNumber=2))
+    assert reply.status == 400 and "frameNumber 2" in reply.text
+
+
+CARDS_JS = """
+return Array.from(document.querySelectorAll('a.series')).map(card => {
+  const img = card.querySelector('img');
+  return [card.dataset.series, img.complete && !img.dataset.retrying, img.naturalWidth,
+          img.classList.contains('failed')];
+});
+"""
+
+
+def test_the_gallery_shows_a_picture_for_every_object(objects_folder: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    with chromium() as driver:
+        driver.get(objects_folder.url + "/")
+        deadline = time.monotonic() + 90
+        cards: list[list[object]] = []
+        while time.monotonic() < deadline:
+            cards = driver.execute_script(CARDS_JS)
+            if len(cards) == len(study) and all(settled for _, settled, _, _ in cards):
+                break
+            time.sleep(0.2)
+        assert {uid for uid, *_ in cards} == {obj.series_uid for obj in study}
+        broken = [
+            uid for uid, settled, width, failed in cards if not settled or not width or failed
+        ]
+        assert not broken, cards
