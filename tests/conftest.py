@@ -14,14 +14,17 @@ from tests.support.orthanc import Orthanc
 from tests.support.redis_server import RedisServer
 from tests.support.series import Series, write_series
 from tests.support.server import Wadofarm
-from tests.support.tools import missing
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The test corpus first: fetched on first use (tests/corpus), checked on every run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    corpus.prepare(reporter.write_line if reporter is not None else print)
 
 
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every sample written with UIDs of its own: name -> file."""
-    if corpus.corpus_dir() is None:
-        missing("the corpus is not at ../shared/corpus and WADOFARM_CORPUS is not set")
     return corpus.materialise(tmp_path_factory.mktemp("catalogue"))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.support import corpus
 from tests.support.server import Wadofarm
 
-SLOW = "966_fixed.dcm"  # 2128x2000 JPEG 2000: ~0.5-1 s to decode at full size
+SLOW = "RG1_J2KR.dcm"  # 1841x1955 JPEG 2000: ~0.5-1 s to decode at full size
 SMALL = "CT_small.dcm"
 
 

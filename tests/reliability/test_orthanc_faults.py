@@ -21,7 +21,7 @@ from tests.support.orthanc import Orthanc
 from tests.support.server import Wadofarm
 from tests.support.tools import free_port
 
-BIG = ("966_fixed.dcm", "RG1_J2KR.dcm", "cat.dcm", "RG2_JPLL.dcm")  # 2-16 MB: slow to fetch
+BIG = ("RG1_UNCI.dcm", "RG1_J2KR.dcm", "cat.dcm", "RG2_JPLL.dcm")  # 2-16 MB: slow to fetch
 CT = "CT_small.dcm"
 UPSTREAM_TIMEOUT = 1.5
 

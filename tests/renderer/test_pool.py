@@ -43,7 +43,7 @@ async def test_bad_input_is_an_error_not_a_dead_worker(pool: RenderPool) -> None
 
 
 async def test_a_killed_worker_fails_its_job_and_is_replaced(pool: RenderPool) -> None:
-    big = str(corpus.sample("966_fixed.dcm").path)  # ~0.5 s of JPEG 2000 decoding
+    big = str(corpus.sample("RG1_J2KR.dcm").path)  # ~0.5 s of JPEG 2000 decoding
     jobs = [asyncio.ensure_future(pool.render(big, RenderParams())) for _ in range(2)]
     await asyncio.sleep(0.3)
     victim = pool._workers[0]
@@ -69,7 +69,7 @@ async def test_a_render_past_the_timeout_recycles_its_worker() -> None:
     await pool.start()
     try:
         with pytest.raises(RenderTimeout):
-            await pool.render(str(corpus.sample("966_fixed.dcm").path), RenderParams())
+            await pool.render(str(corpus.sample("RG1_J2KR.dcm").path), RenderParams())
         assert (await pool.render(ct_bytes(), RenderParams(rows=16))).width == 16
         assert pool.stats.timeouts == 1 and pool.stats.restarts == 1
     finally:
@@ -80,7 +80,7 @@ async def test_a_full_queue_refuses_at_once() -> None:
     pool = RenderPool(1, max_queue=2)
     await pool.start()
     try:
-        big = str(corpus.sample("966_fixed.dcm").path)
+        big = str(corpus.sample("RG1_J2KR.dcm").path)
         jobs = [asyncio.ensure_future(pool.render(big, RenderParams())) for _ in range(6)]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         assert any(isinstance(r, PoolOverloaded) for r in results)

@@ -1,5 +1,5 @@
-"""The real DICOM files the tests run over: ../shared/corpus (or $WADOFARM_CORPUS) and the
-files bundled in the pydicom wheel.
+"""The real DICOM files the tests run over: the test corpus (tests/corpus/MANIFEST.tsv, fetched
+at the start of a session) and the files bundled in the installed pydicom wheel.
 
 Several of those files share a SOP Instance UID (the same image in several transfer syntaxes),
 and a few lack the study/series UIDs Orthanc needs. `materialise` writes a copy of each file
@@ -9,30 +9,50 @@ stored side by side in Orthanc and in a folder.
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
-import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+import pytest
 
-from bench.procs import REPO
-from tests.support.tools import IN_CI
+from tests import corpus as store
+from tests.support.tools import IN_CI, missing
 
 PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
+_found: dict[str, Path] | None = None  # name -> checked file, once prepared
+_why: str | None = None  # why there is no corpus, once prepared
 
-def corpus_dir() -> Path | None:
-    configured = os.environ.get("WADOFARM_CORPUS")
-    path = Path(configured) if configured else REPO.parent / "shared" / "corpus"
-    if (path / "MANIFEST.tsv").exists():
-        return path
-    if IN_CI:
-        raise RuntimeError(f"the test corpus is missing at {path} (set WADOFARM_CORPUS)")
-    return None
+
+def prepare(say: Callable[[str], None]) -> None:
+    """Fetch what the corpus lacks and check all of it (the session's first step).
+
+    A wrong checksum ends the session. A corpus that cannot be fetched ends it in CI; elsewhere
+    the tests that need it skip, saying how to get it."""
+    global _found, _why
+    try:
+        _found = store.fetch(say)
+    except store.Unfetchable as exc:
+        _why = f"the test corpus is missing: {exc}\nTo get it, {store.how_to_get_it()}"
+        if IN_CI:
+            pytest.exit(_why + " (required in CI)", returncode=1)
+        say(_why)
+    except store.CorpusError as exc:
+        pytest.exit(f"the test corpus: {exc}", returncode=1)
+
+
+def files() -> dict[str, Path]:
+    """name -> path of every corpus file (skips, or fails in CI, when there is no corpus)."""
+    if _found is None and _why is None:
+        prepare(print)  # outside a test session
+    if _found is None:
+        missing(_why or "the test corpus is missing")
+    assert _found is not None
+    return _found
 
 
 def pydicom_dir() -> Path:
@@ -76,23 +96,16 @@ def _read_header(path: Path) -> pydicom.Dataset | None:
 
 @functools.cache
 def manifest() -> dict[str, dict[str, str]]:
-    folder = corpus_dir()
-    if folder is None:
-        return {}
-    with open(folder / "MANIFEST.tsv", newline="") as fh:
-        return {row["file"]: row for row in csv.DictReader(fh, delimiter="\t")}
+    """The corpus MANIFEST.tsv rows by file name (known without fetching anything)."""
+    return {entry.file: entry.row for entry in store.entries()}
 
 
 @functools.cache
 def samples() -> tuple[Sample, ...]:
     """Every corpus file, then every pydicom wheel image file that is not a corpus copy."""
-    found: list[Sample] = []
-    folder = corpus_dir()
-    if folder is None:
-        return ()
+    paths = files()
+    found = [Sample(name, paths[name], "corpus", row) for name, row in sorted(manifest().items())]
     known_hashes = {row["sha256"] for row in manifest().values()}
-    for name, row in sorted(manifest().items()):
-        found.append(Sample(name, folder / name, "corpus", row))
     for path in sorted(pydicom_dir().glob("*.dcm")):
         if hashlib.sha256(path.read_bytes()).hexdigest() in known_hashes:
             continue
@@ -103,8 +116,16 @@ def samples() -> tuple[Sample, ...]:
     return tuple(found)
 
 
+@functools.cache
+def _by_name() -> dict[str, Sample]:
+    return {s.name: s for s in samples()}
+
+
 def sample(name: str) -> Sample:
-    return next(s for s in samples() if s.name == name)
+    found = _by_name()
+    if name not in found:
+        raise KeyError(f"{name} is neither in tests/corpus/MANIFEST.tsv nor in pydicom's files")
+    return found[name]
 
 
 @functools.cache
