@@ -19,10 +19,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of `pid`, by each process's parent (workers are spawned from executor
+TITLE = "wadofarm: "  # router.slot.TITLE: how every wadofarm process names itself
+
+
+def parents() -> dict[int, int]:
+    """Every process's parent, by each process's stat (workers are spawned from executor
     threads, so /proc/PID/task/*/children may miss one a thread has since left)."""
-    found = []
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -30,9 +33,38 @@ def children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            found.append(int(entry.name))
+        found[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`."""
+    return sorted(child for child, parent in parents().items() if parent == pid)
+
+
+def descendants(pid: int) -> list[int]:
+    """Children of `pid`, theirs, and so on."""
+    by_parent: dict[int, list[int]] = {}
+    for child, parent in parents().items():
+        by_parent.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in by_parent.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
     return sorted(found)
+
+
+def titled(pid: int) -> dict[int, str]:
+    """`pid` and its live descendants that name themselves (setproctitle) "wadofarm: ROLE",
+    as pid -> ROLE: "supervisor", "router 2/4", "render 5/16". Only the server's own tree, so
+    other servers on the machine are never counted."""
+    found = {}
+    for candidate in [pid, *descendants(pid)]:
+        line = cmdline(candidate)
+        if line.startswith(TITLE) and alive(candidate):
+            found[candidate] = line.removeprefix(TITLE).strip()
+    return found
 
 
 def cmdline(pid: int) -> str:
@@ -52,9 +84,9 @@ def alive(pid: int) -> bool:
 
 
 def workers(pid: int) -> list[int]:
-    """The render workers of a wadofarm process: its spawned multiprocessing children (not
+    """The render workers of a wadofarm router: its children titled "wadofarm: render …" (not
     multiprocessing's resource tracker, also a child)."""
-    return [c for c in children(pid) if "spawn_main" in cmdline(c) and alive(c)]
+    return [c for c in children(pid) if cmdline(c).startswith(TITLE + "render ") and alive(c)]
 
 
 def load_average() -> tuple[float, float, float]:
@@ -63,8 +95,14 @@ def load_average() -> tuple[float, float, float]:
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    name: str  # "router", "worker 1", "orthanc", "client"
+    name: str  # "router 1/2", "render 1/4", "supervisor", "orthanc", "client"
     pid: int
+
+
+def server_roles(pid: int) -> list[Role]:
+    """A wadofarm server's processes by their titles: its routers, render workers and, with
+    several routers, their supervisor."""
+    return [Role(title, child) for child, title in sorted(titled(pid).items())]
 
 
 class CpuMeter:

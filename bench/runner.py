@@ -128,6 +128,14 @@ def target_for(s: Scenario, data: series.Series) -> Target:
     return target
 
 
+def by_role(used: dict[str, float]) -> dict[str, float]:
+    """Each process's CPU, plus the sums by role: "routers" (every router process), "workers"
+    (every render worker), as the report and the projection use them."""
+    routers = sum(v for k, v in used.items() if k.startswith("router "))
+    workers = sum(v for k, v in used.items() if k.startswith("render "))
+    return {"routers": routers, "workers": workers, **used}
+
+
 def _point(
     s: Scenario, server: str, load: Load, outcome: Outcome, cpu_s: dict[str, float]
 ) -> Point:
@@ -162,10 +170,7 @@ class Bench:
         self.loop = asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
     def roles(self, wadofarm: procs.Wadofarm, orthanc: procs.Orthanc) -> list[cpu.Role]:
-        roles = [cpu.Role("router", wadofarm.pid)]
-        roles += [
-            cpu.Role(f"worker{n}", pid) for n, pid in enumerate(cpu.workers(wadofarm.pid), start=1)
-        ]
+        roles = cpu.server_roles(wadofarm.pid)
         return [*roles, cpu.Role("orthanc", orthanc.pid), cpu.Role("client", os.getpid())]
 
     def drive(
@@ -175,9 +180,7 @@ class Bench:
         meter.start()
         loop = open_loop if load.mode == "open" else closed_loop
         outcome = self.loop.run(loop("127.0.0.1", port, target, load))
-        used = meter.stop()
-        workers = sum(v for k, v in used.items() if k.startswith("worker"))
-        return outcome, {"workers": workers, **used}
+        return outcome, by_role(meter.stop())
 
     def scenario(
         self,

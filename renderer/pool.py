@@ -75,8 +75,11 @@ class RenderPool:
         render_timeout: float = 30.0,
         start_timeout: float = 60.0,
         frame_cache_bytes: int = 0,
+        numbering: tuple[int, int] | None = None,
     ) -> None:
         self.size = max(1, workers)
+        # Each worker's title in ps: "render N/TOTAL", numbered across every router's pool.
+        self.first, self.total = numbering or (1, self.size)
         self.render_timeout = render_timeout
         self.start_timeout = start_timeout
         self.frame_cache_bytes = frame_cache_bytes  # per worker (renderer.frames)
@@ -97,7 +100,7 @@ class RenderPool:
         return sum(1 for w in self._workers if w is not None and w.process.is_alive())
 
     async def start(self) -> None:
-        started = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
+        started = await asyncio.gather(*(self._spawn(index) for index in range(self.size)))
         self._workers = list(started)
         self._slots = [
             asyncio.create_task(self._serve(index), name=f"render-slot-{index}")
@@ -139,13 +142,13 @@ class RenderPool:
                 w.kill()
         logger.info("render pool stopped")
 
-    async def _spawn(self) -> _Worker:
+    async def _spawn(self, index: int) -> _Worker:
         ours, theirs = socket.socketpair()
         process = MP_CONTEXT.Process(
             target=worker.main,
             args=(theirs, self.frame_cache_bytes),
             daemon=True,
-            name="wadofarm-render",
+            name=f"render {self.first + index}/{self.total}",  # the worker's title (worker.main)
         )
         loop = asyncio.get_running_loop()
         try:
@@ -174,7 +177,7 @@ class RenderPool:
         delay = 0.1
         while not self._closed:
             try:
-                self._workers[index] = await self._spawn()
+                self._workers[index] = await self._spawn(index)
                 return
             except Exception:
                 logger.exception("could not start a render worker; retrying in %.1fs", delay)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
 import socket
+
+from setproctitle import setproctitle
 
 from renderer import wire
 from renderer.errors import RenderError, UnsupportedImage
@@ -16,6 +19,8 @@ READY = "ready"
 
 
 def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
+    # "wadofarm: render 5/16" in ps and top: the pool names each worker's process.
+    setproctitle(f"wadofarm: {multiprocessing.current_process().name}")
     # Ctrl+C in a terminal reaches the whole process group; the router shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from renderer import frames

@@ -23,6 +23,7 @@ from router.metrics import METRICS, PROXY_ROUTE, Metrics, metrics_middleware, me
 from router.prewarm import Prewarmer
 from router.proxy import Proxy
 from router.service import RenderService
+from router.slot import Slot
 from router.stores import Store
 from router.stores.folder import FolderStore
 from router.stores.orthanc import OrthancStore
@@ -42,6 +43,7 @@ def samples_dir() -> Path:
 
 
 PROXY = web.AppKey("proxy", Proxy)
+SLOT = web.AppKey("slot", Slot)
 
 
 async def open_store(config: Config, metrics: Metrics | None = None) -> Store:
@@ -85,13 +87,14 @@ def open_l2(config: Config) -> L2Cache | None:
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
+    config, slot = app[CONFIG], app[SLOT]
     store = await open_store(config, app[METRICS])
     pool = RenderPool(
         config.workers,
         max_queue=config.max_queue,
         render_timeout=config.render_timeout,
         frame_cache_bytes=int(config.frame_cache_mb * 2**20),
+        numbering=(slot.first_worker, slot.total_workers),
     )
     l2 = open_l2(config)
     try:
@@ -130,8 +133,11 @@ async def proxy_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[PROXY].close()
 
 
-def create_app(config: Config) -> web.Application:
-    metrics = Metrics()
+def create_app(config: Config, slot: Slot | None = None) -> web.Application:
+    """`slot`: which of several routers on one port this is (router.supervisor); alone if None.
+    `config` is then this router's share (Slot.config)."""
+    slot = slot or Slot(1, 1, 1, config.workers)
+    metrics = Metrics(slot.metrics_dir)
     cors = Cors(config.cors_origins) if config.cors_origins else None
     access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
     middlewares: list[Middleware] = [metrics_middleware]  # outermost first
@@ -142,13 +148,16 @@ def create_app(config: Config) -> web.Application:
         middlewares.append(auth_middleware(access))
     app = web.Application(middlewares=middlewares)
     app[CONFIG] = config
+    app[SLOT] = slot
     app[METRICS] = metrics
     app[ACCESS] = access
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)
-    app.on_response_prepare.append(views.node_header(config.node))
-    if config.prewarm:
+    app.cleanup_ctx.append(metrics.mirror_ctx)
+    router = str(slot.index) if slot.shared else None
+    app.on_response_prepare.append(views.node_header(config.node, router))
+    if config.prewarm and slot.index == 1:  # one prewarmer per server, not one per router
         app.cleanup_ctx.append(prewarm_ctx)
 
     app.router.add_get("/wado", views.wado)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import uvloop
-from aiohttp import web
-
-from router.access_log import FORMATS, access_logger
-from router.app import create_app
 from router.config import BY_NAME, SPECS, Config, SettingError, Spec, show
+from router.server import configure_logging, run_router
+from router.slot import Slot
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,22 +140,13 @@ def settings_table() -> str:
 
 
 def serve(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    web.run_app(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        loop=uvloop.new_event_loop(),
-        access_log=access_logger() if config.access_log else None,
-        access_log_class=FORMATS[config.log_format],
-        print=lambda *a: logging.getLogger("wadofarm").info(
-            "serving on http://%s:%d/ (gallery), /wado and /dicom-web", config.host, config.port
-        ),
-        shutdown_timeout=15.0,
-    )
+    configure_logging(config)
+    if config.router_count == 1:  # one process, as before: no supervisor in between
+        run_router(config, Slot(1, 1, 1, config.workers))
+        return
+    from router.supervisor import Supervisor  # several routers on one port
+
+    sys.exit(Supervisor(config).run())
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -48,6 +48,7 @@ class Setting:
     separator: str = ""  # for tuples: how the variable joins several values
     default_text: str = ""  # the default as the README shows it, when the value is per machine
     schemes: tuple[str, ...] = ()  # for URLs: the allowed schemes
+    words: tuple[tuple[str, Callable[[], object]], ...] = ()  # e.g. ("auto", a function)
 
 
 def setting(default: Any = None, help: str = "", **options: Any) -> Any:
@@ -60,6 +61,14 @@ def setting(default: Any = None, help: str = "", **options: Any) -> Any:
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+CORES_PER_ROUTER = 8  # one router keeps up with the render workers of about 8 cores (issue 11)
+AUTO = 0  # --routers auto
+
+
+def _auto() -> int:
+    return AUTO
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +105,23 @@ class Config:
     workers: int = setting(
         _cpus, "render worker processes", metavar="N", minimum=1, maximum=256, default_text="CPUs"
     )
-    cache_mb: float = setting(256.0, "render cache size in MiB", metavar="M", minimum=0)
+    routers: int = setting(
+        AUTO,
+        "router processes serving the port (SO_REUSEPORT), each with its share of the render "
+        "workers and of the render cache; auto (or 0) = one per 8 CPUs, at least 1, at most "
+        "--workers (see Sizing a machine)",
+        metavar="N",
+        minimum=0,
+        maximum=256,
+        default_text="auto",
+        words=(("auto", _auto),),
+    )
+    cache_mb: float = setting(
+        256.0,
+        "render cache size in MiB (with several routers, each holds its share)",
+        metavar="M",
+        minimum=0,
+    )
     upstream_timeout: float = setting(
         10.0, "seconds to wait for Orthanc", metavar="S", above=0, maximum=3600
     )
@@ -216,6 +241,16 @@ class Config:
                 raise SettingError(name, value, "needs --orthanc (it follows Orthanc)")
         if self.auth is AuthMode.BEARER and not self.auth_tokens:
             raise SettingError("auth", "bearer", "needs --auth-tokens PATH")
+        if self.routers > self.workers:
+            allowed = f"at most --workers ({self.workers}): each router drives its own"
+            raise SettingError("routers", self.routers, allowed)
+
+    @property
+    def router_count(self) -> int:
+        """How many routers serve the port: --routers, or for auto one per 8 CPUs."""
+        if self.routers != AUTO:
+            return self.routers
+        return max(1, min(self.workers, _cpus() // CORES_PER_ROUTER))
 
     @property
     def node(self) -> str:
@@ -277,8 +312,9 @@ class Spec:
             return "a URL starting with " + " or ".join(f"{scheme}://" for scheme in s.schemes)
         if self.kind in (int, float):
             noun = "an integer" if self.kind is int else "a number"
+            words = "".join(f" or {word}" for word, _ in s.words)
             if s.minimum is not None and s.maximum is not None:
-                return f"{noun} from {s.minimum:g} to {s.maximum:g}"
+                return f"{noun} from {s.minimum:g} to {s.maximum:g}{words}"
             low = f"> {s.above:g}" if s.above is not None else None
             low = low or (f">= {s.minimum:g}" if s.minimum is not None else None)
             high = f"<= {s.maximum:g}" if s.maximum is not None else None
@@ -289,6 +325,9 @@ class Spec:
         """One value from a flag or a variable; SettingError if it is not of the right kind."""
         if self.kind not in (str, Path):
             text = text.strip()
+        for word, value in self.setting.words:
+            if text.lower() == word:
+                return value()
         try:
             if self.kind is bool:
                 if text.lower() in TRUE | FALSE:

@@ -3,15 +3,30 @@
 Request counts and latencies are recorded by a middleware; the cache, the pool and the prewarmer
 keep their own counters, read only when Prometheus scrapes (a collector), so the hot path pays
 nothing for them.
+
+With several routers on one port (router.supervisor), prometheus_client's multiprocess mode adds
+them up: every router writes its request counters to files in one folder, copies its cache, pool
+and prewarmer counters there every MIRROR_INTERVAL (and just before it answers /metrics itself),
+and whichever router is scraped reads every file. The other routers' cache and pool figures are
+then up to MIRROR_INTERVAL old.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Literal
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    multiprocess,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -22,11 +37,17 @@ from router.errors import Handler
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 PROXY_ROUTE = "proxy"  # every pass-through request, whatever its path: bounded label values
 UNMATCHED_ROUTE = "unmatched"
+MIRROR_INTERVAL = 1.0  # seconds between copies of a router's snapshot to the shared files
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """`shared_dir`: prometheus_client's multiprocess folder, when several routers share a port
+    (the variable PROMETHEUS_MULTIPROC_DIR must name it before prometheus_client is imported)."""
+
+    def __init__(self, shared_dir: str | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise
+        self.shared_dir = shared_dir
+        self._mirror = _Mirror() if shared_dir else None
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "wadofarm_http_requests",
@@ -62,10 +83,34 @@ class Metrics:
 
     def watch(self, read: Callable[[], dict[str, float]]) -> None:
         """Expose the counters and gauges `read` returns at each scrape."""
-        self.registry.register(_SnapshotCollector(read))
+        if self._mirror is not None:
+            self._mirror.reads.append(read)
+        else:
+            self.registry.register(_SnapshotCollector(read))
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared_dir is None or self._mirror is None:
+            return generate_latest(self.registry)
+        self._mirror.copy()
+        every_router = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_router, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(every_router)
+
+    async def mirror_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """With several routers: copy this router's snapshot to the shared files now and then."""
+        mirror = self._mirror
+        if mirror is None:
+            yield
+            return
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(MIRROR_INTERVAL)
+                mirror.copy()
+
+        task = asyncio.create_task(loop(), name="metrics-mirror")
+        yield
+        task.cancel()
 
 
 # name -> (help, kind). Counters get the _total suffix from prometheus_client.
@@ -98,6 +143,45 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
     "wadofarm_prewarm_last_seq": ("Last Orthanc change sequence number seen", "gauge"),
     "wadofarm_prewarm_pending": ("Stable series waiting to be prewarmed", "gauge"),
 }
+
+
+# How the routers' gauges add up: a figure of the whole server is the sum over the live routers;
+# Redis is up only if every router reaches it; the prewarmer runs in router 1 only.
+GaugeMode = Literal["livesum", "livemin", "livemax"]
+GAUGE_MODES: dict[str, GaugeMode] = {
+    "wadofarm_l2_up": "livemin",
+    "wadofarm_prewarm_last_seq": "livemax",
+}
+
+
+class _Mirror:
+    """The snapshot counters and gauges as prometheus_client multiprocess metrics: counters
+    advance by what they gained since the last copy, gauges are set."""
+
+    def __init__(self) -> None:
+        self.reads: list[Callable[[], dict[str, float]]] = []
+        self._counters: dict[str, tuple[Counter, float]] = {}
+        self._gauges: dict[str, Gauge] = {}
+
+    def copy(self) -> None:
+        for read in self.reads:
+            for name, value in read().items():
+                help_text, kind = SNAPSHOT_METRICS[name]
+                if kind == "counter":
+                    counter, last = self._counters.get(name) or (
+                        Counter(name, help_text, registry=None),
+                        0.0,
+                    )
+                    if value > last:
+                        counter.inc(value - last)
+                    self._counters[name] = (counter, max(value, last))
+                else:
+                    gauge = self._gauges.get(name)
+                    if gauge is None:
+                        mode: GaugeMode = GAUGE_MODES.get(name, "livesum")
+                        gauge = Gauge(name, help_text, registry=None, multiprocess_mode=mode)
+                        self._gauges[name] = gauge
+                    gauge.set(value)
 
 
 class _SnapshotCollector(Collector):

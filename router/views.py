@@ -52,15 +52,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def node_header(
-    node: str,
+    node: str, router: str | None = None
 ) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """Every response, errors included, names the node that answered (behind nginx: which
-    upstream the consistent hash picked); the name is made once, at start."""
+    upstream the consistent hash picked) and, with several routers, which router of the node;
+    the names are made once, at start."""
 
     async def name_node(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["X-Wadofarm-Node"] = node
 
-    return name_node
+    async def name_router(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Wadofarm-Node"] = node
+        response.headers["X-Wadofarm-Router"] = router or ""
+
+    return name_node if router is None else name_router
 
 
 async def readyz(request: web.Request) -> web.Response:
