@@ -7,7 +7,9 @@ import signal
 import time
 from pathlib import Path
 
-from bench.cpu import alive, children, cmdline, cpu_seconds, workers
+from bench.cpu import alive, children, cmdline, cpu_seconds, titled, workers
+
+LISTEN = "0A"  # the TCP state column of /proc/net/tcp (include/net/tcp_states.h)
 
 
 def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
@@ -18,6 +20,36 @@ def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
             return found
         time.sleep(0.02)
     raise AssertionError(f"expected {count} render workers under pid {pid}, have {workers(pid)}")
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on `port` (each router of a server has its own, SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN:
+                count += 1
+    return count
+
+
+def wait_titles(pid: int, expected: set[str], port: int, timeout: float = 60.0) -> dict[int, str]:
+    """Until the processes under `pid` are titled exactly `expected` (as bench.cpu.titled
+    reads them) and each router listens on `port`: pid -> title."""
+    routers = sum(1 for title in expected if title.startswith("router "))
+    deadline = time.monotonic() + timeout
+    found: dict[int, str] = {}
+    while time.monotonic() < deadline:
+        found = titled(pid)
+        exact = set(found.values()) == expected and len(found) == len(expected)
+        if exact and listeners(port) == routers:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"expected {sorted(expected)} under pid {pid}, have {found}")
 
 
 def rss_bytes(pid: int) -> int:
@@ -77,9 +109,12 @@ __all__ = [
     "cmdline",
     "cpu_seconds",
     "freeze",
+    "listeners",
     "rss_bytes",
+    "titled",
     "wait_busy",
     "wait_replaced",
+    "wait_titles",
     "wait_workers",
     "workers",
 ]

@@ -1,0 +1,236 @@
+"""Several routers on one port (--routers 2): the kernel spreads connections among them, a dead
+router costs only its own requests and is replaced, SIGTERM drains them all, /metrics adds them
+up and a render is the same bytes and ETag whichever router answers."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from router.cli import build_parser, config_from_args
+from router.config import Config
+from router.metrics import MIRROR_INTERVAL
+from tests.reliability.servers import SLOW, SMALL, folder_server, wado
+from tests.reliability.test_shutdown import accepts
+from tests.support import procs
+from tests.support.http import get
+from tests.support.server import Wadofarm
+
+TWO = {"supervisor", "router 1/2", "router 2/2", "render 1/2", "render 2/2"}
+MIRRORED = MIRROR_INTERVAL + 0.5  # every router has copied its cache and pool figures since
+CONNECTIONS = 64  # fresh connections tried to reach each router: 2^-63 to miss one by chance
+
+
+def start_two(catalogue: dict[str, Path], workdir: Path, *flags: str) -> Wadofarm:
+    server = folder_server(catalogue, workdir, "--routers", "2", "--workers", "2", *flags)
+    server.start()
+    procs.wait_titles(server.pid, TWO, server.port)
+    return server
+
+
+@pytest.fixture(scope="module")
+def two_routers(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]
+) -> Iterator[Wadofarm]:
+    server = start_two(catalogue, tmp_path_factory.mktemp("two-routers"))
+    yield server
+    server.stop()
+
+
+class Pinned:
+    """A keep-alive connection, and the router that accepted it."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.router = self.get("/healthz")[1]["x-wadofarm-router"]
+
+    def get(self, target: str) -> tuple[int, dict[str, str], bytes]:
+        self.conn.request("GET", target)
+        reply = self.conn.getresponse()
+        body = reply.read()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, body
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def one_per_router(port: int) -> dict[str, Pinned]:
+    """A connection to each of the two routers (new connections until both have answered)."""
+    pinned: dict[str, Pinned] = {}
+    for _ in range(CONNECTIONS):
+        conn = Pinned(port)
+        if conn.router in pinned:
+            conn.close()
+        else:
+            pinned[conn.router] = conn
+        if len(pinned) == 2:
+            return pinned
+    raise AssertionError(f"{CONNECTIONS} connections all went to router {set(pinned)}")
+
+
+def target(name: str, **params: object) -> str:
+    return "/wado?" + urlencode(wado(name, **params))
+
+
+def scrape(server: Wadofarm) -> dict[str, float]:
+    samples = {}
+    for line in get(server.url + "/metrics").text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def test_both_routers_answer_on_one_port(two_routers: Wadofarm) -> None:
+    titles = procs.titled(two_routers.pid)
+    assert titles[two_routers.pid] == "supervisor"
+    assert procs.listeners(two_routers.port) == 2
+    pinned = one_per_router(two_routers.port)
+    try:
+        assert set(pinned) == {"1", "2"}
+        for conn in pinned.values():
+            status, headers, body = conn.get(target(SMALL, rows=32))
+            assert status == 200 and headers["x-wadofarm-router"] == conn.router
+            assert body[:2] == b"\xff\xd8"
+    finally:
+        for conn in pinned.values():
+            conn.close()
+
+
+def test_a_render_is_the_same_bytes_and_etag_whichever_router_answers(
+    two_routers: Wadofarm,
+) -> None:
+    pinned = one_per_router(two_routers.port)
+    url = target(SMALL, rows=48, windowCenter=40, windowWidth=400)
+    try:
+        seen = {}  # (router, cache) -> (etag, body)
+        for _ in range(2):  # each router renders it once, then answers from its cache
+            for conn in pinned.values():
+                status, headers, body = conn.get(url)
+                assert status == 200
+                seen[conn.router, headers["x-wadofarm-cache"]] = (headers["etag"], body)
+    finally:
+        for conn in pinned.values():
+            conn.close()
+    assert set(seen) == {("1", "render"), ("2", "render"), ("1", "L1"), ("2", "L1")}
+    assert len(set(seen.values())) == 1, "the routers disagree on the bytes or the ETag"
+
+
+def test_metrics_count_the_requests_of_every_router(two_routers: Wadofarm) -> None:
+    key = 'wadofarm_http_requests_total{method="GET",route="/wado",status="200"}'
+    time.sleep(MIRRORED)  # the earlier tests' cache figures have reached the shared files
+    before = scrape(two_routers)
+    pinned = one_per_router(two_routers.port)
+    per_router = 5
+    try:
+        for conn in pinned.values():
+            for rows in range(per_router):
+                assert conn.get(target(SMALL, rows=20 + rows))[0] == 200
+    finally:
+        for conn in pinned.values():
+            conn.close()
+    time.sleep(MIRRORED)
+    for _ in range(4):  # whichever router answers the scrape, it counts both routers' requests
+        after = scrape(two_routers)
+        assert after[key] - before.get(key, 0) == 2 * per_router
+        hits = after["wadofarm_cache_hits_total"] - before.get("wadofarm_cache_hits_total", 0)
+        misses = after["wadofarm_cache_misses_total"] - before.get("wadofarm_cache_misses_total", 0)
+        assert hits + misses == 2 * per_router
+        assert after["wadofarm_render_workers_alive"] == 2
+        assert after["wadofarm_render_workers"] == 2
+
+
+def test_a_killed_router_loses_only_its_requests_and_is_replaced(
+    tmp_path: Path, catalogue: dict[str, Path]
+) -> None:
+    server = start_two(catalogue, tmp_path)
+    try:
+        pinned = one_per_router(server.port)
+        by_title = {title: pid for pid, title in procs.titled(server.pid).items()}
+        victim, survivor = by_title["router 1/2"], by_title["router 2/2"]
+        slow = target(SLOW, contentType="image/png", windowCenter=1000, windowWidth=2000)
+        with ThreadPoolExecutor(2) as pool:
+            flights = {router: pool.submit(conn.get, slow) for router, conn in pinned.items()}
+            for title in ("render 1/2", "render 2/2"):
+                procs.wait_busy(by_title[title])
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while procs.alive(victim) and time.monotonic() < deadline:
+                time.sleep(0.005)  # until its listening socket is closed
+            # New connections go to the live router at once: none is lost.
+            answers = [get(server.url + "/wado", params=wado(SMALL, rows=24)) for _ in range(10)]
+            survived = flights["2"].result(timeout=60)
+            with pytest.raises((ConnectionError, http.client.HTTPException)):
+                flights["1"].result(timeout=60)
+        assert [a.status for a in answers] == [200] * 10
+        assert {a.headers["x-wadofarm-router"] for a in answers} == {"2"}
+        assert survived[0] == 200 and survived[2].startswith(b"\x89PNG")
+        titles = procs.wait_titles(server.pid, TWO, server.port)
+        assert victim not in titles and survivor in titles, "not the dead router replaced"
+        assert "router 1/2 (pid" in server.log_tail() and "died" in server.log_tail()
+        assert {get(server.url + "/healthz").status for _ in range(8)} == {200}
+    finally:
+        for conn in pinned.values():
+            conn.close()
+        server.stop()
+
+
+def test_sigterm_drains_every_router(tmp_path: Path, catalogue: dict[str, Path]) -> None:
+    server = start_two(catalogue, tmp_path)
+    process = server.process
+    assert process is not None
+    try:
+        every = procs.titled(server.pid)
+        renders = [pid for pid, title in every.items() if title.startswith("render ")]
+        pinned = one_per_router(server.port)
+        slow = target(SLOW, contentType="image/png", windowCenter=1000, windowWidth=2000)
+        with ThreadPoolExecutor(2) as pool:
+            flights = [pool.submit(conn.get, slow) for conn in pinned.values()]
+            for pid in renders:
+                procs.wait_busy(pid)
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            while accepts(server.port) and time.monotonic() - signalled < 5:
+                time.sleep(0.01)
+            closed_after = time.monotonic() - signalled
+            replies = [f.result(timeout=60) for f in flights]
+        code = process.wait(timeout=40)
+    finally:
+        server.stop()
+    assert closed_after < 1.0, "still accepting connections after SIGTERM"
+    assert [status for status, _, _ in replies] == [200, 200]
+    assert {headers["x-wadofarm-router"] for _, headers, _ in replies} == {"1", "2"}
+    assert all(body.startswith(b"\x89PNG") for _, _, body in replies)
+    assert code == 0
+    assert not [pid for pid in every if procs.alive(pid)], "a process outlived the supervisor"
+    assert server.log_tail().count("render pool stopped") == 2
+
+
+def test_auto_is_one_router_here_and_runs_without_a_supervisor(
+    tmp_path: Path, catalogue: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert Config().routers == max(1, cores // 8)
+    args = build_parser().parse_args(["serve", "--routers", "auto"])
+    assert config_from_args(args).routers == Config().routers
+    monkeypatch.setenv("WADOFARM_ROUTERS", "3")
+    assert config_from_args(build_parser().parse_args(["serve"])).routers == 3
+    monkeypatch.delenv("WADOFARM_ROUTERS")
+    if cores >= 16:  # auto is several routers there: the other tests cover those
+        return
+    server = folder_server(catalogue, tmp_path, "--workers", "1").start()
+    try:
+        titles = procs.wait_titles(server.pid, {"router 1/1", "render 1/1"}, server.port)
+        assert titles[server.pid] == "router 1/1", "one router is the server process itself"
+        reply = get(server.url + "/wado", params=wado(SMALL, rows=16))
+        assert reply.status == 200 and "x-wadofarm-router" not in reply.headers
+    finally:
+        server.stop()
