@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from router.cli import build_parser, config_from_args
-from router.config import Config
+from router.config import Config, SettingError
 from router.metrics import MIRROR_INTERVAL
 from tests.reliability.servers import SLOW, SMALL, folder_server, wado
 from tests.reliability.test_shutdown import accepts
@@ -215,20 +215,23 @@ def test_sigterm_drains_every_router(tmp_path: Path, catalogue: dict[str, Path])
 
 
 def test_auto_is_one_router_here_and_runs_without_a_supervisor(
-    tmp_path: Path, catalogue: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, catalogue: dict[str, Path]
 ) -> None:
     cores = len(os.sched_getaffinity(0))
-    assert Config().routers == max(1, cores // 8)
-    args = build_parser().parse_args(["serve", "--routers", "auto"])
-    assert config_from_args(args).routers == Config().routers
-    monkeypatch.setenv("WADOFARM_ROUTERS", "3")
-    assert config_from_args(build_parser().parse_args(["serve"])).routers == 3
-    monkeypatch.delenv("WADOFARM_ROUTERS")
+    assert Config(workers=64).router_count == max(1, cores // 8)
+    assert Config(workers=1).router_count == 1, "auto never asks for more routers than workers"
+    assert Config(routers=3, workers=3).router_count == 3
+    assert config_from_args(build_parser().parse_args(["serve", "--routers", "auto"])).routers == 0
+    four = build_parser().parse_args(["serve", "--workers", "4"])
+    assert config_from_args(four, {"WADOFARM_ROUTERS": "3"}) == Config(routers=3, workers=4)
+    with pytest.raises(SettingError, match="--routers='3' is not allowed: at most --workers"):
+        config_from_args(build_parser().parse_args(["serve", "--routers", "3", "--workers", "2"]))
     if cores >= 16:  # auto is several routers there: the other tests cover those
         return
-    server = folder_server(catalogue, tmp_path, "--workers", "1").start()
+    server = folder_server(catalogue, tmp_path, "--workers", "2").start()
     try:
-        titles = procs.wait_titles(server.pid, {"router 1/1", "render 1/1"}, server.port)
+        expected = {"router 1/1", "render 1/2", "render 2/2"}
+        titles = procs.wait_titles(server.pid, expected, server.port)
         assert titles[server.pid] == "router 1/1", "one router is the server process itself"
         reply = get(server.url + "/wado", params=wado(SMALL, rows=16))
         assert reply.status == 200 and "x-wadofarm-router" not in reply.headers
