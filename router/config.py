@@ -160,6 +160,11 @@ class Config:
         "decode JPEG 2000 and JPEG frames in full for thumbnails too, so that a thumbnail is "
         "the area mean of the full render (slower)",
     )
+    overlays: bool = setting(
+        True,
+        "burn overlay planes (60xx) into renders, as dcmtk and dcm4chee do; a request's "
+        "overlays=true or false overrides it",
+    )
     cache_control: str = setting(
         "private, max-age=3600", "Cache-Control header of rendered images", metavar="VALUE"
     )

@@ -66,6 +66,7 @@ class RenderService:
         self.defaults = RenderParams(
             default_window=config.default_window,
             reduced_decode=not config.exact_thumbnails,
+            overlays=config.overlays,
             max_pixels=config.max_pixels,
         )
 

@@ -17,6 +17,7 @@ from router.app import SAMPLE_UID
 from router.cli import build_parser, config_from_args, settings_table
 from router.config import SPECS, Config, SettingError
 from tests.renderer.test_reduced import j2k
+from tests.support import overlays, synthetic
 from tests.support.http import get
 from tests.support.images import decode
 from tests.support.server import REPO, Wadofarm
@@ -232,3 +233,31 @@ def test_exact_thumbnails_reach_the_renderer(tmp_path: Path) -> None:
         finally:
             server.stop()
     assert worst[True] <= 1 < worst[False]
+
+
+def test_no_overlays_reaches_the_renderer(tmp_path: Path) -> None:
+    """--no-overlays renders the bare image of a file with an overlay plane; a request's
+    overlays=true still draws it (white where the plane's bits are set)."""
+    bits = overlays.shapes(synthetic.ROWS, synthetic.COLUMNS)
+    (tmp_path / "dicom").mkdir()
+    path = synthetic.write(
+        tmp_path / "dicom" / "overlay.dcm",
+        synthetic.one(synthetic.ramp(0, 200)),
+        bits_allocated=8,
+        bits_stored=8,
+        elements=overlays.plane(0x6000, bits),
+    )
+    query = {
+        "requestType": "WADO",
+        "objectUID": str(pydicom.dcmread(path).SOPInstanceUID),
+        "contentType": "image/png",
+    }
+    flags = ["--workers", "1", "--dicom-dir", str(tmp_path / "dicom"), "--no-overlays"]
+    server = Wadofarm(flags, tmp_path / "w.log").start()
+    try:
+        bare = decode(get(server.url + "/wado", params=query).body)
+        drawn = decode(get(server.url + "/wado", params={**query, "overlays": "true"}).body)
+    finally:
+        server.stop()
+    assert not (bare[bits] == 255).all()
+    assert (drawn[bits] == 255).all()
