@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
-import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ logger = logging.getLogger(__name__)
 # "spawn": forking a process that runs an event loop and threads is unsafe, and spawn behaves
 # the same on every Python version (3.14 changed the Linux default).
 MP_CONTEXT = multiprocessing.get_context("spawn")
+SUPERVISE_EVERY = 0.2  # seconds between checks that every idle worker is still alive
 
 
 @dataclass(slots=True)
@@ -49,11 +49,13 @@ class _Worker:
     writer: asyncio.StreamWriter
 
     def kill(self) -> None:
+        """SIGKILL this worker's process: through the process object, which knows its pid (a
+        raw `os.kill(pid or 0)` would signal the whole process group when pid is None)."""
         with contextlib.suppress(Exception):
             self.writer.close()
         if self.process.is_alive():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid or 0, 9)
+                self.process.kill()
 
 
 @dataclass(slots=True)
@@ -88,6 +90,10 @@ class RenderPool:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_queue)
         self._workers: list[_Worker | None] = [None] * self.size
         self._slots: list[asyncio.Task[None]] = []
+        # Held while a slot uses or replaces its worker, so the supervisor and the slot never
+        # replace the same worker twice.
+        self._locks = [asyncio.Lock() for _ in range(self.size)]
+        self._supervisor: asyncio.Task[None] | None = None
         self._job_ids = itertools.count()
         self._closed = False
 
@@ -106,6 +112,7 @@ class RenderPool:
             asyncio.create_task(self._serve(index), name=f"render-slot-{index}")
             for index in range(self.size)
         ]
+        self._supervisor = asyncio.create_task(self._supervise(), name="render-supervisor")
         logger.info("render pool started with %d workers", self.size)
 
     async def render(self, source: RenderSource, params: RenderParams) -> RenderResult:
@@ -123,6 +130,9 @@ class RenderPool:
     async def close(self, grace: float = 10.0) -> None:
         """Stop taking jobs, let queued and running ones finish within `grace` s, stop workers."""
         self._closed = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
         deadline = time.monotonic() + grace
         while (self._queue.qsize() or self.stats.busy) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -184,6 +194,37 @@ class RenderPool:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def _supervise(self) -> None:
+        """Replace a worker that died while idle as soon as it is seen, not when the next job
+        reaches it, so that `alive` (and /readyz, /metrics) is right with no request sent."""
+        healing: set[asyncio.Task[None]] = set()
+        try:
+            while not self._closed:
+                await asyncio.sleep(SUPERVISE_EVERY)
+                for index, lock in enumerate(self._locks):
+                    w = self._workers[index]
+                    if lock.locked() or (w is not None and w.process.is_alive()):
+                        continue  # busy (the slot sees its own worker die) or well
+                    task = asyncio.create_task(self._heal(index), name=f"render-heal-{index}")
+                    healing.add(task)
+                    task.add_done_callback(healing.discard)
+        finally:
+            for task in healing:
+                task.cancel()
+            await asyncio.gather(*healing, return_exceptions=True)
+
+    async def _heal(self, index: int) -> None:
+        async with self._locks[index]:
+            w = self._workers[index]
+            if w is not None and not w.process.is_alive():
+                logger.warning(
+                    "render worker %d (pid %s) died while idle, exit code %s; replacing it",
+                    index,
+                    w.process.pid,
+                    w.process.exitcode,
+                )
+                await self._replace(index)
+
     async def _serve(self, index: int) -> None:
         while True:
             job = await self._queue.get()
@@ -191,7 +232,8 @@ class RenderPool:
                 continue
             self.stats.busy += 1
             try:
-                await self._run(index, job)
+                async with self._locks[index]:
+                    await self._run(index, job)
             except asyncio.CancelledError:
                 if not job.future.done():
                     job.future.set_exception(PoolClosed("the server is shutting down"))

@@ -132,6 +132,14 @@ class Config:
         above=0,
         maximum=3600,
     )
+    quarantine_seconds: float = setting(
+        60.0,
+        "after a render of an instance crashed or timed out its worker, requests for it get the "
+        "same answer at once for this long, without a render; 0 turns it off",
+        metavar="S",
+        minimum=0,
+        maximum=86400,
+    )
     max_queue: int = setting(
         1000, "renders that may wait for a worker; past that, 503", metavar="N", minimum=1
     )

@@ -130,6 +130,14 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
     "wadofarm_render_worker_restarts": ("Render workers replaced", "counter"),
     "wadofarm_render_crashes": ("Renders whose worker died", "counter"),
     "wadofarm_render_timeouts": ("Renders past --render-timeout", "counter"),
+    "wadofarm_quarantined": (
+        "Instances quarantined after a render crashed or timed out (--quarantine-seconds)",
+        "counter",
+    ),
+    "wadofarm_quarantine_refused": (
+        "Requests answered from the quarantine, without a render",
+        "counter",
+    ),
     "wadofarm_l2_hits": ("Renders found in the shared Redis cache", "counter"),
     "wadofarm_l2_misses": ("Lookups the shared Redis cache could not answer", "counter"),
     "wadofarm_l2_writes": ("Renders written to the shared Redis cache", "counter"),

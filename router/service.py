@@ -14,6 +14,7 @@ from renderer.pool import RenderPool
 from renderer.viewport import flips, layout
 from router.cache import BoundedDict, CachedImage, RenderCache
 from router.config import Config
+from router.quarantine import Quarantine
 from router.stores import Instance, Store
 
 if TYPE_CHECKING:  # the redis extra is optional; only a service built with --redis-url has one
@@ -62,6 +63,7 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._sizes: BoundedDict[str, tuple[int, int, float]] = BoundedDict(200_000)
+        self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
         self.defaults = RenderParams(
             default_window=config.default_window,
@@ -90,8 +92,13 @@ class RenderService:
     async def _render(
         self, instance: Instance, params: RenderParams, asked: Hashable
     ) -> CachedImage:
+        self.quarantine.check(instance.object_uid)
         source = await self.store.render_source(instance)
-        result: RenderResult = await self.pool.render(source, params)
+        try:
+            result: RenderResult = await self.pool.render(source, params)
+        except RenderError as error:
+            self.quarantine.add(instance.object_uid, error)
+            raise
         size = (result.source_rows, result.source_columns, result.pixel_aspect)
         self._sizes.put(instance.object_uid, size)
         entry = CachedImage(
@@ -138,4 +145,6 @@ class RenderService:
             "wadofarm_render_worker_restarts": pool.stats.restarts,
             "wadofarm_render_crashes": pool.stats.failures,
             "wadofarm_render_timeouts": pool.stats.timeouts,
+            "wadofarm_quarantined": self.quarantine.added,
+            "wadofarm_quarantine_refused": self.quarantine.refused,
         }
