@@ -50,12 +50,21 @@ def test_a_changed_file_is_decoded_again(cache: frames.FrameCache, tmp_path: Pat
 
 
 def test_the_cache_is_bounded(tmp_path: Path) -> None:
-    frames.configure(1_200_000)  # room for two 512x512 16-bit frames with their files, not three
+    """Room for two 512x512 frames (each a view of its 0.5 MB file), not three: the third
+    evicts the least recently used, and the two it keeps are hits."""
+    frames.configure(1_200_000)
     try:
-        for n in range(3):
-            path = str(shutil.copy(corpus.sample(CT).path, tmp_path / f"{n}.dcm"))
+        paths = [str(shutil.copy(corpus.sample(CT).path, tmp_path / f"{n}.dcm")) for n in range(3)]
+        for path in paths:
             render(path, drag(0))
-        assert len(frames.CACHE) < 3 and frames.CACHE.bytes <= 1_200_000
+        cache = frames.CACHE
+        assert (len(cache), cache.stats.misses, cache.stats.evictions) == (2, 3, 1)
+        assert 2 * 500_000 < cache.bytes <= 1_200_000
+        render(paths[2], drag(1))
+        render(paths[1], drag(1))
+        assert (cache.stats.hits, cache.stats.misses) == (2, 3)
+        render(paths[0], drag(1))  # the one evicted: decoded again
+        assert (cache.stats.hits, cache.stats.misses, len(cache)) == (2, 4, 2)
     finally:
         frames.configure(0)
 
