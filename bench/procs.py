@@ -122,7 +122,8 @@ def orthanc_config(
             "Root": "/dicom-web/",
             "EnableWado": True,
             "WadoRoot": "/wado",
-            "Host": "127.0.0.1",
+            # No "Host": as in most deployments, the plugin writes its URLs (RetrieveURL,
+            # BulkDataURI) from the request, so through wadofarm they point at wadofarm.
             "Ssl": False,
         },
         # GDCM decodes the JPEG 2000 series for Orthanc's own /wado.

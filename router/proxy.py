@@ -3,14 +3,16 @@ bulk data, STOW-RS, Orthanc's REST API and Explorer) goes to the configured Orth
 method, path, query, headers, body -- and the answer comes back unchanged, both bodies streamed
 chunk by chunk, never held whole.
 
-Only the hop-by-hop headers (RFC 9110 7.6.1) are dropped, and a Forwarded header (RFC 7239) is
-added so that Orthanc's DICOMweb plugin writes URLs that point back at wadofarm. The client's own
-credentials pass through; wadofarm's Orthanc credentials are never added to a client's request.
+Only the hop-by-hop headers (RFC 9110 7.6.1) are dropped, and wadofarm says who asked, so that
+Orthanc's DICOMweb plugin (with its `Host` option unset) writes URLs -- QIDO's RetrieveURL, the
+metadata's BulkDataURIs -- that point back at wadofarm. The client's own credentials pass
+through; wadofarm's Orthanc credentials are never added to a client's request.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -39,6 +41,13 @@ HOP_BY_HOP = frozenset(
     }
 )
 CHUNK = 64 * 1024  # bytes copied at a time, each way
+# What a client says about earlier hops that wadofarm replaces with what it saw itself: Orthanc's
+# plugin builds its URLs from the first Forwarded element (DICOMweb 1.7), or from the
+# X-Forwarded-Host and -Proto pair (later versions), so a client's own would win if kept.
+REPLACED = frozenset({"forwarded", "x-forwarded-host", "x-forwarded-proto"})
+# A Host header that can go unquoted into Forwarded: a name, an IPv4 address or a bracketed IPv6
+# one, and a port. Anything else (a comma, a quote, a semicolon) is left out.
+HOST = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
@@ -82,17 +91,40 @@ class Proxy:
         return URL(self._root + request.raw_path, encoded=True)
 
     def request_headers(self, request: web.Request) -> CIMultiDict[str]:
+        """The client's end-to-end headers, with wadofarm's own word on who asked and where.
+
+        The client's Forwarded, X-Forwarded-Host and X-Forwarded-Proto are replaced, and its
+        X-Forwarded-For is appended to (its last entry is the address wadofarm saw). The host in
+        Forwarded goes unquoted, though RFC 7239 would quote `host:port`: Orthanc's DICOMweb
+        plugin keeps the quotes and writes `http://"host:port"/...` (issue 12).
+        """
         headers = _end_to_end(request.headers)
-        host = request.headers.get("Host", "")
-        forwarded = f'for="{request.remote or "unknown"}";proto={request.scheme}'
+        for name in REPLACED:
+            headers.popall(name, None)
+        remote = request.remote or "unknown"
+        host = self._public_host(request)
+        node = f'"[{remote}]"' if ":" in remote else remote  # RFC 7239 6: IPv6 in quotes
+        forwarded = f"for={node};proto={request.scheme}"
         if host:
-            forwarded += f';host="{host}"'
-        headers.add("Forwarded", forwarded)
-        headers.add("X-Forwarded-For", request.remote or "unknown")
-        headers.add("X-Forwarded-Proto", request.scheme)
-        if host:
+            forwarded += f";host={host}"
             headers["X-Forwarded-Host"] = host
+        headers["Forwarded"] = forwarded
+        headers["X-Forwarded-Proto"] = request.scheme
+        earlier = headers.popall("X-Forwarded-For", [])
+        headers["X-Forwarded-For"] = ", ".join([*earlier, remote])
         return headers
+
+    @staticmethod
+    def _public_host(request: web.Request) -> str:
+        """The host:port the client asked for, or else the address it reached (HTTP/1.0)."""
+        host = request.headers.get("Host", "")
+        if HOST.fullmatch(host):
+            return host
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            address, port = sockname[0], sockname[1]
+            return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        return ""
 
     async def _body(self, request: web.Request) -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(CHUNK):

@@ -10,11 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support import corpus
 from tests.support.http import get, request
 from tests.support.images import decode
+from tests.support.multipart import parts
+from tests.support.orthanc import Orthanc
 from tests.support.server import Wadofarm
+from tests.support.spy import Spy
 from tests.support.tools import free_port
 
 CINE = "GREYSCALE_CINE.dcm"  # 13 MB: bodies bigger than any one read
@@ -29,7 +33,9 @@ def test_qido_search_passes_through(wadofarm_orthanc, orthanc, orthanc_series) -
     assert proxied.content_type == direct.content_type == "application/dicom+json"
     found = json.loads(proxied.body)
     assert [study["0020000D"]["Value"][0] for study in found] == [orthanc_series.study_uid]
-    assert found == json.loads(direct.body)
+    # The same answer, but for the URLs in it: they point at whom the client asked.
+    rebased = direct.body.replace(orthanc.url.encode(), wadofarm_orthanc.url.encode())
+    assert found == json.loads(rebased)
 
 
 def test_qido_series_and_instances(wadofarm_orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
@@ -38,6 +44,119 @@ def test_qido_series_and_instances(wadofarm_orthanc, orthanc_series) -> None:  #
     assert instances.status == 200, instances.text
     uids = {item["00080018"]["Value"][0] for item in json.loads(instances.body)}
     assert uids == {m.object_uid for m in orthanc_series.members}
+
+
+def _retrieve_urls(answer: bytes) -> list[str]:
+    """The Retrieve URL (0008,1190) of each item of a QIDO-RS answer."""
+    return [item["00081190"]["Value"][0] for item in json.loads(answer)]
+
+
+def test_orthanc_urls_point_at_wadofarm(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    """With Orthanc's DICOMweb `Host` unset, the URLs it writes into an answer lead back to
+    wadofarm, and `requests` (dicomweb-client's HTTP library) can follow them (issue 12: they
+    came back as http://"127.0.0.1:port"/..., which it refuses as an InvalidURL)."""
+    series = f"/dicom-web/studies/{orthanc_series.study_uid}/series/{orthanc_series.series_uid}"
+    qido = get(wadofarm_orthanc.url + series + "/instances")
+    assert qido.status == 200, qido.text
+    urls = _retrieve_urls(qido.body)
+    assert len(urls) == len(orthanc_series.members)
+    # As stored (dicomweb-client's default): no transcoding, which in Debian's Orthanc 1.10.1
+    # runs GDCM on a web thread and now and then overflows its stack (a segfault).
+    accept = {"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
+    for url in urls:
+        assert url.startswith(wadofarm_orthanc.url + series + "/instances/"), url
+        proxied = requests.get(url, headers=accept, timeout=30)
+        direct = requests.get(
+            url.replace(wadofarm_orthanc.url, orthanc.url), headers=accept, timeout=30
+        )
+        assert proxied.status_code == direct.status_code == 200, url
+        ours = parts(proxied.headers["Content-Type"], proxied.content)
+        assert ours == parts(direct.headers["Content-Type"], direct.content)
+        assert len(ours) == 1 and ours[0][128:132] == b"DICM"
+
+
+def test_client_forwarded_headers_cannot_steer_urls(wadofarm_orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    """A client's own Forwarded / X-Forwarded-* are replaced by what wadofarm saw: Orthanc
+    takes the first Forwarded element, so a client's, kept ahead, would write its URLs."""
+    claims = {
+        "Forwarded": "for=192.0.2.1;host=evil.example:1;proto=https",
+        "X-Forwarded-Host": "evil.example:1",
+        "X-Forwarded-Proto": "https",
+    }
+    qido = get(
+        f"{wadofarm_orthanc.url}/dicom-web/studies/{orthanc_series.study_uid}/series",
+        headers=claims,
+    )
+    assert qido.status == 200, qido.text
+    urls = _retrieve_urls(qido.body)
+    assert urls and all(url.startswith(wadofarm_orthanc.url + "/dicom-web/") for url in urls)
+
+
+@pytest.fixture(scope="module")
+def spied(
+    tmp_path_factory: pytest.TempPathFactory, orthanc: object
+) -> Iterator[tuple[Wadofarm, Spy]]:
+    """wadofarm whose pass-through reaches the session's Orthanc through a recording spy."""
+    spy = Spy(orthanc.server.port).start()  # type: ignore[attr-defined]
+    log = tmp_path_factory.mktemp("wadofarm-spied") / "wadofarm.log"
+    server = Wadofarm(["--orthanc", spy.url, "--workers", "1"], log).start()
+    yield server, spy
+    server.stop()
+    spy.stop()
+
+
+def test_forwarded_headers_orthanc_receives(spied: tuple[Wadofarm, Spy]) -> None:
+    """Exactly one Forwarded, X-Forwarded-Host and X-Forwarded-Proto each, wadofarm's, with the
+    host unquoted (Orthanc keeps quotes); X-Forwarded-For appended to, as proxies do."""
+    server, spy = spied
+    claims = {
+        "Forwarded": "for=192.0.2.1;host=evil.example;proto=https",
+        "X-Forwarded-For": "192.0.2.1",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+    }
+    assert get(server.url + "/system", headers=claims).status == 200
+    seen = [r for r in spy.requests() if r.target == "/system"][-1]
+    host = f"127.0.0.1:{server.port}"
+    assert seen.named("Forwarded") == [f"for=127.0.0.1;proto=http;host={host}"]
+    assert seen.named("X-Forwarded-Host") == [host]
+    assert seen.named("X-Forwarded-Proto") == ["http"]
+    assert seen.named("X-Forwarded-For") == ["192.0.2.1, 127.0.0.1"]
+
+
+PUBLIC_HOST = "pacs.example:8042"
+
+
+@pytest.fixture(scope="module")
+def orthanc_with_host(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]
+) -> Iterator[tuple[Orthanc, Wadofarm]]:
+    """An Orthanc whose DICOMweb `Host` is set, and wadofarm in front of it."""
+
+    class HostSet(Orthanc):
+        def config(self) -> dict[str, object]:
+            config = super().config()
+            config["DicomWeb"] = {**config["DicomWeb"], "Host": PUBLIC_HOST}  # type: ignore[dict-item]
+            return config
+
+    server = HostSet(tmp_path_factory.mktemp("orthanc-host")).start()
+    server.upload(catalogue["CT_small.dcm"])
+    log = tmp_path_factory.mktemp("wadofarm-host") / "wadofarm.log"
+    wadofarm = Wadofarm(["--orthanc", server.url, "--workers", "1"], log).start()
+    yield server, wadofarm
+    wadofarm.stop()
+    server.stop()
+
+
+def test_dicomweb_host_set_orthanc_decides(orthanc_with_host) -> None:  # type: ignore[no-untyped-def]
+    """With `Host` set in Orthanc's DicomWeb section, Orthanc writes that host whoever asks:
+    wadofarm passes the answer on as it is (the README says so)."""
+    _, wadofarm = orthanc_with_host
+    study = corpus.sample("CT_small.dcm").study_uid
+    qido = get(f"{wadofarm.url}/dicom-web/studies/{study}/series")
+    assert qido.status == 200, qido.text
+    urls = _retrieve_urls(qido.body)
+    assert urls and all(url.startswith(f"http://{PUBLIC_HOST}/dicom-web/") for url in urls)
 
 
 def _multipart(files: list[Path]) -> tuple[bytes, str]:

@@ -17,8 +17,13 @@ from tests.support.tools import free_port
 class SeenRequest:
     method: str
     target: str
-    headers: dict[str, str]  # lower-case names
+    headers: dict[str, str]  # lower-case names (the last of repeated ones)
     body: bytes
+    header_lines: tuple[tuple[str, str], ...] = ()  # every header line, as sent
+
+    def named(self, name: str) -> list[str]:
+        """The values of every `name` header line, in order."""
+        return [value for key, value in self.header_lines if key.lower() == name.lower()]
 
 
 class Spy:
@@ -101,12 +106,14 @@ def _take(buffer: bytearray) -> list[SeenRequest]:
             return found
         lines = buffer[:end].decode("latin-1").split("\r\n")
         method, target, _ = lines[0].split(" ", 2)
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        pairs = tuple(
+            (name.strip(), value.strip())
+            for name, _, value in (line.partition(":") for line in lines[1:])
+        )
+        headers = {name.lower(): value for name, value in pairs}
         stop = end + 4 + int(headers.get("content-length", "0"))
         if len(buffer) < stop:
             return found
-        found.append(SeenRequest(method, target, headers, bytes(buffer[end + 4 : stop])))
+        body = bytes(buffer[end + 4 : stop])
+        found.append(SeenRequest(method, target, headers, body, pairs))
         del buffer[:stop]
