@@ -65,3 +65,7 @@ class SourceTimeout(RenderError):
 
 class SourceOutOfRange(RenderError):
     """The requested source rectangle lies outside the image."""
+
+
+class NotOffered(RenderError):
+    """The object cannot be had in the requested form (a PDF of a CT image, say)."""

@@ -15,7 +15,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import MPEGTransferSyntaxes
 
 from renderer.decode import PIXEL_DATA_TAGS
-from renderer.errors import NotDicom
+from renderer.errors import NotDicom, NotOffered
+from renderer.params import OutputFormat
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -29,6 +30,21 @@ class Kind(enum.Enum):
     REPORT = "report"  # a Structured Report or Key Object Selection document
     VIDEO = "video"
     NO_PIXELS = "no pixels"  # waveforms, RT objects, header-only instances: a placeholder
+
+
+# What each kind of object is offered as besides pictures, and what that form is called.
+DOCUMENTS: dict[OutputFormat, tuple[frozenset[Kind], str]] = {
+    OutputFormat.PDF: (frozenset((Kind.PDF,)), "a PDF document (Encapsulated PDF only)"),
+}
+
+
+def check_offered(kind: Kind, output: OutputFormat) -> None:
+    """Every object has a picture; the other forms only the objects that hold them."""
+    if output.is_picture:
+        return
+    kinds, what = DOCUMENTS[output]
+    if kind not in kinds:
+        raise NotOffered(f"{what} is not available for this object ({kind.value})")
 
 
 def kind_of(ds: Dataset, size: int | None = None) -> Kind:
@@ -71,4 +87,4 @@ def check_complete(ds: Dataset, size: int | None = None) -> None:
         )
 
 
-__all__ = ["ENCAPSULATED_PDF", "Kind", "check_complete", "kind_of"]
+__all__ = ["DOCUMENTS", "ENCAPSULATED_PDF", "Kind", "check_complete", "check_offered", "kind_of"]

@@ -9,6 +9,7 @@ from pydicom.uid import UID
 from renderer.errors import UnsupportedImage
 from renderer.kinds import Kind
 from renderer.params import RenderParams, RenderResult
+from renderer.pdf import render_pdf
 from renderer.placeholder import render_placeholder
 
 
@@ -17,6 +18,8 @@ def render_object(kind: Kind, ds: Dataset, params: RenderParams) -> RenderResult
     if kind is Kind.VIDEO:
         ts = UID(ds.file_meta.TransferSyntaxUID)
         raise UnsupportedImage(f"unsupported transfer syntax {ts.name} ({ts}): video")
+    if kind is Kind.PDF:
+        return render_pdf(ds, params)
     return render_placeholder(ds, params)
 
 

@@ -10,6 +10,15 @@ class OutputFormat(enum.Enum):
     JPEG = "jpeg"
     PNG = "png"
     GIF = "gif"
+    # Not pictures: what a non-image object is, returned as such (renderer.kinds says which).
+    PDF = "pdf"  # an Encapsulated PDF's document
+
+    @property
+    def is_picture(self) -> bool:
+        return self in PICTURES
+
+
+PICTURES = frozenset((OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.GIF))
 
 
 class DefaultWindow(enum.Enum):

@@ -18,7 +18,7 @@ from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.header import Header, describe
-from renderer.kinds import Kind, kind_of
+from renderer.kinds import Kind, check_offered, kind_of
 from renderer.objects import render_object
 from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
@@ -60,7 +60,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
     # asks every request without a frameNumber to animate: only a GIF does.)
     gif_animation = params.animate and params.output is OutputFormat.GIF
-    cacheable = frames.CACHE.max_bytes and not gif_animation
+    cacheable = frames.CACHE.max_bytes and not gif_animation and params.output.is_picture
     key = frames.key_for(source, params.frame) if cacheable else None
     cached = frames.CACHE.get(key) if key is not None else None
     file: StoredFile | None = None
@@ -68,10 +68,11 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         header = cached.header
     else:
         file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
-        if file.plain is None:  # the lean reader takes only plain images; pydicom says what it is
-            kind = kind_of(file.dataset(), file.size)
-            if kind is not Kind.IMAGE:
-                return render_object(kind, file.dataset(), params)
+        # The lean reader takes only plain images; otherwise pydicom says what the object is.
+        kind = Kind.IMAGE if file.plain is not None else kind_of(file.dataset(), file.size)
+        check_offered(kind, params.output)
+        if kind is not Kind.IMAGE:
+            return render_object(kind, file.dataset(), params)
         header = file.header(params.frame, params.max_pixels)
     info = header.info
     geometry = layout(info.rows, info.columns, params, info.pixel_aspect)

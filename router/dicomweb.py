@@ -102,7 +102,8 @@ def render_params(
 
 async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     match = request.match_info
-    query = rendered_query.parse(request.query, request.headers.get("Accept"))
+    offered = rendered_query.PICTURES if thumbnail else rendered_query.OFFERED
+    query = rendered_query.parse(request.query, request.headers.get("Accept"), offered)
     study = check_uid("study", match["study"])
     series = check_uid("series", match["series"]) if "series" in match else None
     instance_uid = check_uid("instance", match["instance"]) if "instance" in match else None

@@ -61,6 +61,7 @@ class UpstreamTimeout(WadoError):
 RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.NotDicom: 415,
     render_errors.UnsupportedImage: 415,
+    render_errors.NotOffered: 406,
     render_errors.ImageTooLarge: 415,
     render_errors.FrameOutOfRange: 400,
     render_errors.OutputTooLarge: 400,

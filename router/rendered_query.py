@@ -18,6 +18,7 @@ from router.wado_uri import (
     JPEG,
     MAX_FRAME,
     MAX_SIDE,
+    PDF,
     PNG,
     parse_bool,
     parse_decimal,
@@ -25,7 +26,8 @@ from router.wado_uri import (
     single_values,
 )
 
-OFFERED = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
+PICTURES = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
+OFFERED = (*PICTURES, PDF)  # /rendered; a /thumbnail is a picture
 KNOWN = ("accept", "quality", "viewport", "window", "overlays")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {
@@ -97,24 +99,26 @@ def window_with_function(center: float, width: float, function: str) -> Window:
     return Window(center, width, WINDOW_FUNCTIONS[function])
 
 
-def negotiate_media(accept: str | None) -> str:
+def negotiate_media(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
     """The `accept` parameter, else the Accept header; absent or empty means JPEG."""
     if accept is None or not accept.strip():
         return JPEG
-    chosen = negotiate(accept, OFFERED, ALIASES)
+    chosen = negotiate(accept, offered, ALIASES)
     if chosen is None:
         shown = accept if len(accept) <= 60 else accept[:60] + "…"
         raise NotAcceptable(
             f"none of the requested media types is offered ({shown!r}); "
-            f"rendered resources are {', '.join(OFFERED)}"
+            f"these resources are {', '.join(offered)}"
         )
     return chosen
 
 
-def parse(query: MultiMapping[str], accept_header: str | None) -> RenderedQuery:
+def parse(
+    query: MultiMapping[str], accept_header: str | None, offered: tuple[str, ...] = OFFERED
+) -> RenderedQuery:
     p = single_values(query, KNOWN)
     return RenderedQuery(
-        media_type=negotiate_media(p.get("accept", accept_header)),
+        media_type=negotiate_media(p.get("accept", accept_header), offered),
         quality=parse_int("quality", p["quality"], 1, 100) if "quality" in p else DEFAULT_QUALITY,
         viewport=parse_viewport(p["viewport"]) if "viewport" in p else None,
         window=parse_window(p["window"]) if "window" in p else None,

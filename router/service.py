@@ -26,6 +26,7 @@ MEDIA_TYPES = {
     OutputFormat.JPEG: "image/jpeg",
     OutputFormat.PNG: "image/png",
     OutputFormat.GIF: "image/gif",
+    OutputFormat.PDF: "application/pdf",
 }
 
 
@@ -100,7 +101,8 @@ class RenderService:
             self.quarantine.add(instance.object_uid, error)
             raise
         size = (result.source_rows, result.source_columns, result.pixel_aspect)
-        self._sizes.put(instance.object_uid, size)
+        if result.output.is_picture:  # a document has no size to normalise keys with
+            self._sizes.put(instance.object_uid, size)
         entry = CachedImage(
             body=result.data,
             media_type=MEDIA_TYPES[result.output],

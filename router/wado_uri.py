@@ -22,7 +22,8 @@ JPEG = "image/jpeg"
 PNG = "image/png"
 GIF = "image/gif"  # animated for a multi-frame object without frameNumber
 DICOM = "application/dicom"
-OFFERED = (JPEG, PNG, GIF, DICOM)  # the first is the default for */*
+PDF = "application/pdf"  # an Encapsulated PDF's document
+OFFERED = (JPEG, PNG, GIF, DICOM, PDF)  # the first is the default for */*
 ALIASES = {"image/jpg": JPEG}  # what Orthanc's plugin defaults to
 
 DEFAULT_QUALITY = 90  # Orthanc's
@@ -64,7 +65,12 @@ class WadoRequest:
     overlays: bool | None = None  # None: the server's --overlays
 
 
-OUTPUTS = {JPEG: OutputFormat.JPEG, PNG: OutputFormat.PNG, GIF: OutputFormat.GIF}
+OUTPUTS = {
+    JPEG: OutputFormat.JPEG,
+    PNG: OutputFormat.PNG,
+    GIF: OutputFormat.GIF,
+    PDF: OutputFormat.PDF,
+}
 
 
 def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:

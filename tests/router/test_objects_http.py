@@ -18,6 +18,7 @@ from tests.support.images import decode
 from tests.support.server import Wadofarm
 
 STUDY = objects.STUDY_UID
+PDF = "application/pdf"
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,29 @@ def test_a_placeholder_is_one_frame(server: Wadofarm, study) -> None:  # type: i
     obj = by_name(study)["rtplan"]
     reply = get(server.url + "/wado", params=server.wado(obj.object_uid, frameNumber=2))
     assert reply.status == 400 and "frameNumber 2" in reply.text
+
+
+def test_pdf_document_and_pages(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    pdf, ct = by_name(study)["pdf"], by_name(study)["ct"]
+    document = get(server.url + "/wado", params=server.wado(pdf.object_uid, contentType=PDF))
+    assert document.status == 200 and document.content_type == PDF, document.text
+    assert document.body == objects.make_pdf()
+    page = get(
+        server.url + "/wado",
+        params=server.wado(pdf.object_uid, contentType="image/png", frameNumber=2),
+    )
+    assert page.status == 200 and page.body == own_render(pdf, output=OutputFormat.PNG, frame=1)
+    past = get(server.url + "/wado", params=server.wado(pdf.object_uid, frameNumber=3))
+    assert past.status == 400 and "2 page" in past.text
+    refused = get(server.url + "/wado", params=server.wado(ct.object_uid, contentType=PDF))
+    assert refused.status == 406 and "PDF" in refused.text
+    base = f"{server.url}/dicom-web/studies/{STUDY}/series/{pdf.series_uid}"
+    rendered = get(base + "/rendered", headers={"Accept": PDF})
+    assert rendered.status == 200 and rendered.body == document.body
+    # A thumbnail is a picture, whatever else the client would take.
+    thumbnail = get(base + "/thumbnail", headers={"Accept": f"{PDF}, image/png;q=0.5"})
+    assert thumbnail.status == 200 and thumbnail.content_type == "image/png"
+    assert get(base + "/thumbnail", headers={"Accept": PDF}).status == 406
 
 
 CARDS_JS = """

@@ -6,12 +6,16 @@ with pydicom from pydicom's own sample files (new UIDs) or built here."""
 from __future__ import annotations
 
 import copy
+import io
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pydicom
+from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
@@ -20,6 +24,8 @@ from tests.support import corpus
 
 STUDY_NAME = "objects-study"
 KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
+PDF_CLASS = "1.2.840.10008.5.1.4.1.1.104.1"
+PDF_PAGE_SIZE = (300, 420)  # points (Pillow writes 72 dpi): a small portrait page
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,51 @@ def key_objects() -> Dataset:
     return ds
 
 
+def pdf_pages() -> list[np.ndarray]:
+    """The pictures on the PDF's two pages: a red block and a blue disc, each with stripes."""
+    pages = []
+    for colour, shape in (((200, 30, 30), "rectangle"), ((30, 60, 200), "ellipse")):
+        page = Image.new("RGB", PDF_PAGE_SIZE, (250, 250, 245))
+        pen = ImageDraw.Draw(page)
+        getattr(pen, shape)((40, 60, 260, 300), fill=colour)
+        for y in range(330, 400, 14):
+            pen.rectangle((30, y, 270, y + 6), fill=(40, 40, 40))
+        pages.append(np.asarray(page))
+    return pages
+
+
+def make_pdf() -> bytes:
+    """A two-page PDF written by Pillow, one image per page at 72 dpi."""
+    first, *rest = (Image.fromarray(page) for page in pdf_pages())
+    out = io.BytesIO()
+    when = time.gmtime(1704449700)  # 2024-01-05 10:15 UTC: the same bytes each time
+    first.save(
+        out,
+        format="PDF",
+        save_all=True,
+        append_images=rest,
+        resolution=72.0,
+        creationDate=when,
+        modDate=when,
+    )
+    return out.getvalue()
+
+
+def encapsulated_pdf() -> Dataset:
+    """An Encapsulated PDF (PS3.3 A.45.1) holding make_pdf()."""
+    data = make_pdf()
+    ds = Dataset()
+    ds.SOPClassUID = PDF_CLASS
+    ds.Modality = "DOC"
+    ds.DocumentTitle = "Scanned request form"
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    ds.BurnedInAnnotation = "YES"
+    ds.ContentDate = "20240105"
+    ds.EncapsulatedDocumentLength = len(data)
+    ds.EncapsulatedDocument = data + b"\0" * (len(data) % 2)
+    return ds
+
+
 def _ct() -> Dataset:
     return _read(corpus.pydicom_dir() / "CT_small.dcm")
 
@@ -111,6 +162,10 @@ OBJECTS: list[tuple[StudyObject, Callable[[], Dataset]]] = [
             "kos", "KO", "Key Object Selection Document Storage", Path("kos.dcm"), "report"
         ),
         key_objects,
+    ),
+    (
+        StudyObject("pdf", "DOC", "Encapsulated PDF Storage", Path("pdf.dcm"), "pdf"),
+        encapsulated_pdf,
     ),
     (
         StudyObject("no-pixels", "CT", "CT Image Storage", Path("no-pixels.dcm"), "placeholder"),
