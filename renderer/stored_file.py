@@ -13,6 +13,7 @@ from renderer import part10
 from renderer.decode import Source, decode_frame, image_info, native_frame, read_dataset
 from renderer.geometry import Plan
 from renderer.header import Header, describe
+from renderer.local_file import read_nofollow
 from renderer.reduced import reduced_frame
 
 logger = logging.getLogger(__name__)
@@ -25,13 +26,8 @@ class StoredFile:
         self._source = source
         self._dataset: Dataset | None = None
         self.plain: part10.Plain | None = None
-        if isinstance(source, str):
-            try:
-                with open(source, "rb") as fh:
-                    source = fh.read()
-            except OSError:
-                return  # pydicom names the problem when the header is asked for
-            self._source = source
+        if isinstance(source, str):  # a folder store's file: never through a symlink
+            source = self._source = read_nofollow(source)
         self.plain = part10.read(source)
 
     @property

@@ -6,10 +6,17 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from renderer.errors import NotDicom, PoolOverloaded, RenderTimeout, WorkerCrashed
+from renderer.errors import (
+    NotDicom,
+    PoolOverloaded,
+    RenderTimeout,
+    SourceMissing,
+    WorkerCrashed,
+)
 from renderer.params import RenderParams
 from renderer.pool import RenderPool
 from tests.support import corpus
@@ -87,3 +94,28 @@ async def test_a_full_queue_refuses_at_once() -> None:
         assert any(not isinstance(r, BaseException) for r in results)
     finally:
         await pool.close()
+
+
+async def test_the_worker_opens_no_symlink_on_the_path(pool: RenderPool, tmp_path: Path) -> None:
+    """The router checks a folder file's path before the render; the worker opens it without
+    following a symlink anywhere on it, so a parent folder (or the file) swapped for a symlink
+    between that check and the render is refused, never read."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    (outside / "sub").mkdir(parents=True)
+    inside = root / "sub" / "ct.dcm"
+    inside.write_bytes(ct_bytes())
+    (outside / "sub" / "ct.dcm").write_bytes(ct_bytes())  # what a swap would expose
+    path = os.path.realpath(inside)
+    assert (await pool.render(path, RenderParams(rows=16))).width == 16
+    os.rename(root / "sub", root / "sub.old")
+    (root / "sub").symlink_to(outside / "sub")  # a parent folder swapped
+    with pytest.raises(SourceMissing, match="symlink on its path"):
+        await pool.render(path, RenderParams(rows=17))
+    (root / "sub").unlink()
+    os.rename(root / "sub.old", root / "sub")
+    inside.unlink()
+    inside.symlink_to(outside / "sub" / "ct.dcm")  # the file itself swapped
+    with pytest.raises(SourceMissing, match="symlink on its path"):
+        await pool.render(path, RenderParams(rows=18))
+    assert pool.stats.restarts == 0
