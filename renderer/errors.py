@@ -69,3 +69,11 @@ class SourceOutOfRange(RenderError):
 
 class NotOffered(RenderError):
     """The object cannot be had in the requested form (a PDF of a CT image, say)."""
+
+
+class NotAPresentationState(RenderError):
+    """presentationUID names an object that is not a Grayscale Softcopy Presentation State."""
+
+
+class NotReferenced(RenderError):
+    """The presentation state does not apply to the requested image (or frame)."""

@@ -182,10 +182,12 @@ def burn(
     frame: int,
     cells: np.ndarray | None,
     crop: tuple[slice, slice],
+    levels: dict[int, int] | None = None,
 ) -> np.ndarray:
     """`image` (8-bit gray or RGB, the `crop` of the frame at native resolution) with the planes
     drawn in; the input is not changed. `cells` are the frame's stored cells, for embedded
-    planes."""
+    planes; `levels` the gray of a graphics plane by group (a presentation state's layer),
+    white otherwise."""
     y0, x0 = crop[0].start or 0, crop[1].start or 0
     height, width = image.shape[:2]
     out: np.ndarray | None = None
@@ -205,7 +207,7 @@ def burn(
         if plane.roi:
             region[~inside] >>= ROI_SHIFT
         else:
-            region[inside] = WHITE
+            region[inside] = (levels or {}).get(plane.group, WHITE)
     return image if out is None else out
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # renderer.fetch imports the decoders; the router only names the type
+    from renderer.fetch import RenderSource
 
 
 class OutputFormat(enum.Enum):
@@ -68,6 +72,16 @@ class SourceBox:
 
 
 @dataclass(frozen=True, slots=True)
+class PresentationRef:
+    """A presentation state to render the image through (WADO-URI presentationUID): its UID,
+    the image's (which the state must reference) and where the worker reads the state."""
+
+    uid: str
+    image_uid: str
+    source: RenderSource
+
+
+@dataclass(frozen=True, slots=True)
 class RenderParams:
     frame: int = 0  # 0-based
     output: OutputFormat = OutputFormat.JPEG
@@ -84,6 +98,7 @@ class RenderParams:
     # codec's own low-pass, before the window); False decodes in full and averages after it.
     reduced_decode: bool = True
     overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
+    presentation: PresentationRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

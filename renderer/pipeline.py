@@ -22,6 +22,7 @@ from renderer.kinds import Kind, check_offered, kind_of
 from renderer.objects import render_object
 from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.viewport import apply_flips, layout
 
@@ -57,6 +58,8 @@ def render_frame(
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
+    if params.presentation is not None:  # WADO-URI presentationUID: a path of its own
+        return render_presented(source, params)
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
     # asks every request without a frameNumber to animate: only a GIF does.)
     gif_animation = params.animate and params.output is OutputFormat.GIF

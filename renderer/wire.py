@@ -16,7 +16,14 @@ import struct
 from typing import Any
 
 from renderer.fetch import HttpSource
-from renderer.params import Region, RenderParams, RenderResult, SourceBox, Window
+from renderer.params import (
+    PresentationRef,
+    Region,
+    RenderParams,
+    RenderResult,
+    SourceBox,
+    Window,
+)
 
 HEADER = struct.Struct("!Q")
 
@@ -29,7 +36,15 @@ def _by_fields(cls: type[Any]) -> None:
     copyreg.pickle(cls, lambda obj: (cls, values(obj)))
 
 
-for _message_class in (RenderParams, Window, Region, SourceBox, RenderResult, HttpSource):
+for _message_class in (
+    RenderParams,
+    Window,
+    Region,
+    SourceBox,
+    RenderResult,
+    HttpSource,
+    PresentationRef,
+):
     _by_fields(_message_class)
 
 

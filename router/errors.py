@@ -66,6 +66,8 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.FrameOutOfRange: 400,
     render_errors.OutputTooLarge: 400,
     render_errors.SourceOutOfRange: 400,
+    render_errors.NotAPresentationState: 400,
+    render_errors.NotReferenced: 400,
     render_errors.WorkerCrashed: 502,
     render_errors.RenderTimeout: 504,
     render_errors.PoolOverloaded: 503,

@@ -41,7 +41,8 @@ def render_key(
     is known, the crop and the output size replace rows/columns/region/viewport, so every URL
     for the same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included)."""
     quality = params.quality if params.output is OutputFormat.JPEG else 0
-    if size is None:
+    state = params.presentation.uid if params.presentation is not None else None
+    if size is None or state is not None:  # a state's own geometry: the request as given
         geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
     else:
         try:
@@ -51,7 +52,16 @@ def render_key(
             geometry = ("raw", params.rows, params.columns, params.region, params.source)
     animate = params.animate and params.output is OutputFormat.GIF
     frame = None if animate else params.frame
-    return (object_uid, frame, params.output, quality, params.window, geometry, params.overlays)
+    return (
+        object_uid,
+        frame,
+        params.output,
+        quality,
+        params.window,
+        geometry,
+        params.overlays,
+        state,
+    )
 
 
 class RenderService:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
+from renderer.params import PresentationRef, RenderParams
 from router import wado_uri
 from router.cache import CachedImage
+from router.errors import NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
+from router.stores import Instance
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -42,8 +46,34 @@ async def wado(request: web.Request) -> web.Response:
         body = await service.store.read(instance)
         return web.Response(body=body, content_type=wado_uri.DICOM)
     params = wado_uri.render_params(query, service.defaults)
+    if query.presentation_uid is not None:
+        params = await presentation(request, query, instance, params)
     image, source = await service.image(instance, params)
     return image_response(request, image, source)
+
+
+async def presentation(
+    request: web.Request, query: wado_uri.WadoRequest, image: Instance, params: RenderParams
+) -> RenderParams:
+    """The render through presentation state `presentationUID`: the state is found in the
+    store like any instance (404 when it is not there) and read by the worker, which checks
+    that it is one and that it references the image (400 otherwise)."""
+    assert query.presentation_uid is not None
+    store = request.app[SERVICE].store
+    try:
+        state = await store.locate(query.presentation_uid, None, query.presentation_series_uid)
+    except NotFound:
+        raise NotFound(
+            f"presentation state {query.presentation_uid} not found"
+            + (
+                f" in series {query.presentation_series_uid}"
+                if query.presentation_series_uid
+                else ""
+            )
+        ) from None
+    await request.app[ACCESS].authorize(store, state)
+    ref = PresentationRef(state.object_uid, image.object_uid, await store.render_source(state))
+    return replace(params, presentation=ref, animate=False)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -45,6 +45,8 @@ KNOWN = (
     "frameNumber",
     "imageQuality",
     "overlays",
+    "presentationUID",
+    "presentationSeriesUID",
 )
 _INT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
@@ -63,6 +65,8 @@ class WadoRequest:
     frame: int | None = None  # 1-based, as in the URL
     quality: int = DEFAULT_QUALITY
     overlays: bool | None = None  # None: the server's --overlays
+    presentation_uid: str | None = None  # a Grayscale Softcopy Presentation State to apply
+    presentation_series_uid: str | None = None
 
 
 OUTPUTS = {
@@ -170,6 +174,10 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         raise InvalidRequest("requestType must be WADO")
     if "objectUID" not in p:
         raise InvalidRequest("objectUID is required")
+    if "presentationSeriesUID" in p and "presentationUID" not in p:
+        raise InvalidRequest("presentationSeriesUID is given without presentationUID")
+    if "presentationUID" in p and parse_content_type(p.get("contentType")) == DICOM:
+        raise InvalidRequest("presentationUID applies to rendered images, not application/dicom")
     return WadoRequest(
         object_uid=check_uid("objectUID", p["objectUID"]),
         study_uid=_optional_uid(p, "studyUID"),
@@ -182,6 +190,8 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         frame=_optional_int(p, "frameNumber", 1, MAX_FRAME),
         quality=_optional_int(p, "imageQuality", 1, 100) or DEFAULT_QUALITY,
         overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
+        presentation_uid=_optional_uid(p, "presentationUID"),
+        presentation_series_uid=_optional_uid(p, "presentationSeriesUID"),
     )
 
 
