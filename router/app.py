@@ -146,7 +146,10 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     middlewares.append(error_middleware)
     if access.mode is not AuthMode.NONE:
         middlewares.append(auth_middleware(access))
-    app = web.Application(middlewares=middlewares)
+    # Request bodies as they came: a gzip- or deflate-encoded upload reaches Orthanc with its
+    # Content-Encoding and Content-Length intact (aiohttp would inflate it; issue 12). No
+    # handler of wadofarm's own reads a body.
+    app = web.Application(middlewares=middlewares, handler_args={"auto_decompress": False})
     app[CONFIG] = config
     app[SLOT] = slot
     app[METRICS] = metrics

@@ -4,13 +4,19 @@ through a real wadofarm to the real Orthanc, compared with asking Orthanc direct
 from __future__ import annotations
 
 import gzip
+import http.client
+import io
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import pydicom
 import pytest
 import requests
+from pydicom.uid import generate_uid
 
 from tests.support import corpus
 from tests.support.http import get, request
@@ -238,6 +244,106 @@ def test_big_upload_streams_through(wadofarm_orthanc, orthanc, catalogue) -> Non
     assert answer["ID"] == orthanc.uploads[CINE]["ID"]
     stored = get(f"{orthanc.url}/instances/{answer['ID']}/file")
     assert stored.body == catalogue[CINE].read_bytes()
+
+
+ENCODERS = {"gzip": gzip.compress, "deflate": zlib.compress}  # HTTP's deflate is zlib's format
+
+
+def _fresh_instance(source: Path) -> tuple[str, bytes]:
+    """`source` as a new instance (a SOP Instance UID of its own): what Orthanc stores is ours."""
+    dataset = pydicom.dcmread(source)
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    out = io.BytesIO()
+    dataset.save_as(out, enforce_file_format=True)
+    return dataset.SOPInstanceUID, out.getvalue()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], chunked: bool) -> tuple[int, bytes]:
+    """POST with Content-Length, or in 1000-byte chunks (Transfer-Encoding: chunked)."""
+    target = urlsplit(url)
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    try:
+        if chunked:
+            pieces = (body[i : i + 1000] for i in range(0, len(body), 1000))
+            conn.request("POST", target.path, body=pieces, headers=headers, encode_chunked=True)
+        else:
+            conn.request("POST", target.path, body=body, headers=headers)
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def _stored_file(orthanc_url: str, object_uid: str) -> bytes:
+    found = request("POST", orthanc_url + "/tools/lookup", body=object_uid.encode())
+    [match] = [m for m in json.loads(found.body) if m["Type"] == "Instance"]
+    return get(f"{orthanc_url}/instances/{match['ID']}/file").body
+
+
+def _stow_body(dicom: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (
+        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+        + dicom
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f'multipart/related; type="application/dicom"; boundary={boundary}'
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_gzip_upload_is_stored_as_sent(wadofarm_orthanc, orthanc, catalogue, chunked: bool) -> None:  # type: ignore[no-untyped-def]
+    """A gzip-encoded POST /instances through wadofarm is stored, and Orthanc's copy is the very
+    file (issue 12: aiohttp inflated the body and the proxy sent the inflated bytes under the
+    compressed length; Orthanc got the DICOM preamble cut short and answered 500)."""
+    object_uid, dicom = _fresh_instance(catalogue["CT_small.dcm"])
+    headers = {"Content-Type": "application/dicom", "Content-Encoding": "gzip"}
+    url = wadofarm_orthanc.url + "/instances"
+    status, answer = _post(url, gzip.compress(dicom), headers, chunked)
+    assert status == 200, answer[:500]
+    assert json.loads(answer)["Status"] == "Success"
+    assert _stored_file(orthanc.url, object_uid) == dicom
+
+
+def _stored(answer: bytes) -> list[str]:
+    """What an upload stored, by its answer: POST /instances' ID, STOW-RS's Referenced SOPs."""
+    parsed = json.loads(answer or b"{}")
+    if "ID" in parsed:
+        return [parsed["ID"]]
+    items = parsed.get("00081199", {}).get("Value", [])  # Referenced SOP Sequence
+    return [item["00081155"]["Value"][0] for item in items]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+@pytest.mark.parametrize("route", ["instances", "stow"])
+def test_request_body_reaches_orthanc_unchanged(  # type: ignore[no-untyped-def]
+    spied, orthanc, catalogue, route: str, encoding: str, chunked: bool
+) -> None:
+    """The bytes Orthanc receives are the bytes the client sent, under the client's
+    Content-Encoding, and Orthanc answers as it does when asked directly. (Orthanc 1.10.1
+    inflates a gzip POST /instances; a deflate one, and any encoded STOW-RS, it takes as they
+    are: a 400, or a STOW answer that stored nothing, both ways.)"""
+    server, spy = spied
+    _, dicom = _fresh_instance(catalogue["CT_small.dcm"])
+    if route == "instances":
+        url, payload, content_type = "/instances", dicom, "application/dicom"
+    else:
+        url = "/dicom-web/studies"
+        payload, content_type = _stow_body(dicom)
+    sent = ENCODERS[encoding](payload) if encoding in ENCODERS else payload
+    headers = {
+        "Content-Type": content_type,
+        "Content-Encoding": encoding,
+        "Accept": "application/dicom+json",
+    }
+    seen = len(spy.requests())
+    status, answer = _post(server.url + url, sent, headers, chunked)
+    direct_status, direct_answer = _post(orthanc.url + url, sent, headers, chunked)
+    assert status == direct_status, answer[:500]
+    assert _stored(answer) == _stored(direct_answer)
+    [upload] = [r for r in spy.requests()[seen:] if r.target == url]
+    assert upload.body == sent
+    assert upload.named("Content-Encoding") == [encoding]
 
 
 def test_compressed_answers_stay_compressed(wadofarm_orthanc, orthanc) -> None:  # type: ignore[no-untyped-def]

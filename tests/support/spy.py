@@ -111,9 +111,34 @@ def _take(buffer: bytearray) -> list[SeenRequest]:
             for name, _, value in (line.partition(":") for line in lines[1:])
         )
         headers = {name.lower(): value for name, value in pairs}
-        stop = end + 4 + int(headers.get("content-length", "0"))
-        if len(buffer) < stop:
-            return found
-        body = bytes(buffer[end + 4 : stop])
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            complete = _dechunk(buffer, end + 4)
+            if complete is None:
+                return found
+            body, stop = complete
+        else:
+            stop = end + 4 + int(headers.get("content-length", "0"))
+            if len(buffer) < stop:
+                return found
+            body = bytes(buffer[end + 4 : stop])
         found.append(SeenRequest(method, target, headers, body, pairs))
         del buffer[:stop]
+
+
+def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body (RFC 9112 7.1) from `start`, and where it ends; None while incomplete."""
+    body = bytearray()
+    at = start
+    while True:
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[at:line_end]).split(b";")[0], 16)
+        at = line_end + 2
+        if size == 0:
+            trailer_end = buffer.find(b"\r\n\r\n", at - 2)  # no trailers: the empty line
+            return (bytes(body), trailer_end + 4) if trailer_end >= 0 else None
+        if len(buffer) < at + size + 2:
+            return None
+        body += buffer[at : at + size]
+        at += size + 2
