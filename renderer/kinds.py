@@ -35,6 +35,7 @@ class Kind(enum.Enum):
 # What each kind of object is offered as besides pictures, and what that form is called.
 DOCUMENTS: dict[OutputFormat, tuple[frozenset[Kind], str]] = {
     OutputFormat.PDF: (frozenset((Kind.PDF,)), "a PDF document (Encapsulated PDF only)"),
+    OutputFormat.HTML: (frozenset((Kind.REPORT,)), "an HTML rendering (structured reports only)"),
 }
 
 

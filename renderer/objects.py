@@ -11,6 +11,7 @@ from renderer.kinds import Kind
 from renderer.params import RenderParams, RenderResult
 from renderer.pdf import render_pdf
 from renderer.placeholder import render_placeholder
+from renderer.sr import render_report
 
 
 def render_object(kind: Kind, ds: Dataset, params: RenderParams) -> RenderResult:
@@ -20,6 +21,8 @@ def render_object(kind: Kind, ds: Dataset, params: RenderParams) -> RenderResult
         raise UnsupportedImage(f"unsupported transfer syntax {ts.name} ({ts}): video")
     if kind is Kind.PDF:
         return render_pdf(ds, params)
+    if kind is Kind.REPORT:
+        return render_report(ds, params)
     return render_placeholder(ds, params)
 
 

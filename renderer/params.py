@@ -16,6 +16,7 @@ class OutputFormat(enum.Enum):
     GIF = "gif"
     # Not pictures: what a non-image object is, returned as such (renderer.kinds says which).
     PDF = "pdf"  # an Encapsulated PDF's document
+    HTML = "html"  # a structured report, readable
 
     @property
     def is_picture(self) -> bool:
@@ -97,6 +98,7 @@ class RenderParams:
     # A thumbnail of a whole JPEG 2000 or JPEG baseline frame decodes at reduced resolution (the
     # codec's own low-pass, before the window); False decodes in full and averages after it.
     reduced_decode: bool = True
+    charset: str = "utf-8"  # of text outputs (HTML), as the client named it
     overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
     presentation: PresentationRef | None = None
 

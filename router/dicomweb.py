@@ -97,6 +97,7 @@ def render_params(
         quality=query.quality,
         animate=not thumbnail and frame is None,
         overlays=service.defaults.overlays if query.overlays is None else query.overlays,
+        charset=query.charset,
     )
 
 

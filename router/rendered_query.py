@@ -13,22 +13,25 @@ from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import negotiate
 from router.wado_uri import (
     ALIASES,
+    DEFAULT_CHARSET,
     DEFAULT_QUALITY,
     GIF,
+    HTML,
     JPEG,
     MAX_FRAME,
     MAX_SIDE,
     PDF,
     PNG,
     parse_bool,
+    parse_charset,
     parse_decimal,
     parse_int,
     single_values,
 )
 
 PICTURES = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
-OFFERED = (*PICTURES, PDF)  # /rendered; a /thumbnail is a picture
-KNOWN = ("accept", "quality", "viewport", "window", "overlays")
+OFFERED = (*PICTURES, PDF, HTML)  # /rendered; a /thumbnail is a picture
+KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {
     "linear": VoiFunction.LINEAR,
@@ -51,6 +54,7 @@ class RenderedQuery:
     viewport: Viewport | None = None
     window: Window | None = None
     overlays: bool | None = None  # a wadofarm extension, as on /wado; None: --overlays
+    charset: str = DEFAULT_CHARSET  # of a text output (HTML)
 
 
 def parse_viewport(value: str) -> Viewport:
@@ -123,6 +127,7 @@ def parse(
         viewport=parse_viewport(p["viewport"]) if "viewport" in p else None,
         window=parse_window(p["window"]) if "window" in p else None,
         overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
+        charset=parse_charset(p.get("charset")),
     )
 
 

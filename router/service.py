@@ -27,7 +27,15 @@ MEDIA_TYPES = {
     OutputFormat.PNG: "image/png",
     OutputFormat.GIF: "image/gif",
     OutputFormat.PDF: "application/pdf",
+    OutputFormat.HTML: "text/html",
 }
+
+
+def media_type(params: RenderParams) -> str:
+    """The Content-Type of a render: text states its charset."""
+    if params.output is OutputFormat.HTML:
+        return f"{MEDIA_TYPES[params.output]}; charset={params.charset}"
+    return MEDIA_TYPES[params.output]
 
 
 def etag_for(body: bytes) -> str:
@@ -52,6 +60,7 @@ def render_key(
             geometry = ("raw", params.rows, params.columns, params.region, params.source)
     animate = params.animate and params.output is OutputFormat.GIF
     frame = None if animate else params.frame
+    charset = params.charset if params.output is OutputFormat.HTML else None
     return (
         object_uid,
         frame,
@@ -61,6 +70,7 @@ def render_key(
         geometry,
         params.overlays,
         state,
+        charset,
     )
 
 
@@ -115,7 +125,7 @@ class RenderService:
             self._sizes.put(instance.object_uid, size)
         entry = CachedImage(
             body=result.data,
-            media_type=MEDIA_TYPES[result.output],
+            media_type=media_type(params),
             etag=etag_for(result.data),
             width=result.width,
             height=result.height,

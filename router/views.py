@@ -33,7 +33,9 @@ def image_response(request: web.Request, image: CachedImage, source: str) -> web
     }
     if etag_matches(request.headers.get("If-None-Match"), image.etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=image.body, content_type=image.media_type, headers=headers)
+    # As a header: aiohttp's content_type argument refuses a charset parameter (text/html).
+    headers["Content-Type"] = image.media_type
+    return web.Response(body=image.body, headers=headers)
 
 
 async def wado(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ value is a 400 with a one-line reason. Unknown parameters are ignored, as the st
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 from collections.abc import Mapping
@@ -23,7 +24,8 @@ PNG = "image/png"
 GIF = "image/gif"  # animated for a multi-frame object without frameNumber
 DICOM = "application/dicom"
 PDF = "application/pdf"  # an Encapsulated PDF's document
-OFFERED = (JPEG, PNG, GIF, DICOM, PDF)  # the first is the default for */*
+HTML = "text/html"  # a structured report, readable, in `charset`
+OFFERED = (JPEG, PNG, GIF, DICOM, PDF, HTML)  # the first is the default for */*
 ALIASES = {"image/jpg": JPEG}  # what Orthanc's plugin defaults to
 
 DEFAULT_QUALITY = 90  # Orthanc's
@@ -47,7 +49,10 @@ KNOWN = (
     "overlays",
     "presentationUID",
     "presentationSeriesUID",
+    "charset",
 )
+DEFAULT_CHARSET = "utf-8"
+_CHARSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}")  # an IANA charset name (RFC 2978)
 _INT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 
@@ -67,6 +72,7 @@ class WadoRequest:
     overlays: bool | None = None  # None: the server's --overlays
     presentation_uid: str | None = None  # a Grayscale Softcopy Presentation State to apply
     presentation_series_uid: str | None = None
+    charset: str = DEFAULT_CHARSET  # of a text output (HTML)
 
 
 OUTPUTS = {
@@ -74,6 +80,7 @@ OUTPUTS = {
     PNG: OutputFormat.PNG,
     GIF: OutputFormat.GIF,
     PDF: OutputFormat.PDF,
+    HTML: OutputFormat.HTML,
 }
 
 
@@ -91,6 +98,7 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         quality=request.quality,
         animate=request.frame is None,  # GIF of a multi-frame object: every frame
         overlays=settings.overlays if request.overlays is None else request.overlays,
+        charset=request.charset,
     )
 
 
@@ -140,6 +148,25 @@ def parse_bool(name: str, value: str) -> bool:
     if lowered not in ("true", "false"):
         raise InvalidRequest(f"{name} must be true or false, got {_show(value)}")
     return lowered == "true"
+
+
+def parse_charset(value: str | None) -> str:
+    """`charset` (PS3.18 8.3.3.2): a comma list of character sets in preference order, with
+    optional `;q=` weights (ignored but allowed); the first one this server can encode wins."""
+    if value is None or not value.strip():
+        return DEFAULT_CHARSET
+    for candidate in value.split(","):
+        name = candidate.split(";")[0].strip()
+        if name == "*":
+            return DEFAULT_CHARSET
+        if not _CHARSET.fullmatch(name):
+            continue
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            continue
+        return name
+    raise NotAcceptable(f"none of the requested character sets is known ({_show(value)})")
 
 
 def parse_content_type(value: str | None) -> str:
@@ -192,6 +219,7 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
         presentation_uid=_optional_uid(p, "presentationUID"),
         presentation_series_uid=_optional_uid(p, "presentationSeriesUID"),
+        charset=parse_charset(p.get("charset")),
     )
 
 

@@ -121,6 +121,37 @@ def test_pdf_document_and_pages(server: Wadofarm, study) -> None:  # type: ignor
     assert get(base + "/thumbnail", headers={"Accept": PDF}).status == 406
 
 
+def test_report_html_in_the_charset_asked(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    sr, ct = by_name(study)["sr"], by_name(study)["ct"]
+    params = server.wado(sr.object_uid, contentType="text/html", charset="ISO-8859-1")
+    reply = get(server.url + "/wado", params=params)
+    assert reply.status == 200, reply.text
+    assert reply.headers["content-type"] == "text/html; charset=ISO-8859-1"
+    assert b"J\xf6rg Riesmeier" in reply.body and b'<meta charset="ISO-8859-1">' in reply.body
+    utf8 = get(server.url + "/wado", params=server.wado(sr.object_uid, contentType="text/html"))
+    assert utf8.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Jörg Riesmeier".encode() in utf8.body
+    # The first acceptable charset of a list; none known is a 406; HTML of an image too.
+    listed = server.wado(sr.object_uid, contentType="text/html", charset="x-klingon, UTF-16")
+    reply = get(server.url + "/wado", params=listed)
+    assert reply.headers["content-type"] == "text/html; charset=UTF-16"
+    assert "Jörg".encode("utf-16-le") in reply.body
+    unknown = server.wado(sr.object_uid, contentType="text/html", charset="x-klingon")
+    assert get(server.url + "/wado", params=unknown).status == 406
+    image = get(server.url + "/wado", params=server.wado(ct.object_uid, contentType="text/html"))
+    assert image.status == 406 and "HTML" in image.text
+    base = f"{server.url}/dicom-web/studies/{STUDY}/series/{sr.series_uid}"
+    rendered = get(
+        base + "/rendered", params={"charset": "ISO-8859-1"}, headers={"Accept": "text/html"}
+    )
+    assert rendered.status == 200 and rendered.body == reply_body(server, sr, "ISO-8859-1")
+
+
+def reply_body(server: Wadofarm, obj: objects.StudyObject, charset: str) -> bytes:
+    params = server.wado(obj.object_uid, contentType="text/html", charset=charset)
+    return get(server.url + "/wado", params=params).body
+
+
 CARDS_JS = """
 return Array.from(document.querySelectorAll('a.series')).map(card => {
   const img = card.querySelector('img');
