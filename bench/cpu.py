@@ -89,6 +89,24 @@ def workers(pid: int) -> list[int]:
     return [c for c in children(pid) if cmdline(c).startswith(TITLE + "render ") and alive(c)]
 
 
+LISTEN = "0A"  # the TCP state column of /proc/net/tcp (include/net/tcp_states.h)
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on `port` (each router of a server has its own, SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN:
+                count += 1
+    return count
+
+
 def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 

@@ -7,16 +7,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bench.targets import evaluate
+from bench import projection
+from bench.points import routers_ms
+from bench.targets import client_cores, evaluate
 
 logger = logging.getLogger(__name__)
 
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the suite rewrites the file -->"
-
-
-def routers_ms(cpu_ms: dict[str, float]) -> float:
-    """Every router's CPU per request ("router": results from before several routers)."""
-    return cpu_ms.get("routers", cpu_ms.get("router", 0.0))
 
 
 def _cpu(point: dict[str, Any]) -> str:
@@ -121,9 +118,50 @@ def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
         out.append(
             f"| {name} | {c['cpu_ms']:.2f} | {c['per_core']:.0f} | {c['per_core'] * workers:.0f} |"
         )
+    out += several_routers(results["points"])
+    projected = projection.markdown(results)
+    if projected:
+        out += ["", *projected]
     if plot:
         out += ["", f"![throughput and p99 against connections]({plot})"]
     return "\n".join(out) + "\n"
+
+
+def several_routers(points: list[dict[str, Any]]) -> list[str]:
+    """The routers scenario: 1 and 2 routers, same workers, each started fresh."""
+    rows = [p for p in points if p["scenario"].startswith("routers_")]
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Several routers on one port (`--routers`, same render workers in total)",
+        "",
+        "Each row a freshly started wadofarm, warmed up, then driven at the row's connections. "
+        "Hit rate: render-cache hits over look-ups during the row (and from the fresh start, "
+        "warm-up included). CPU in ms per answered request; the load generator (client) runs "
+        "on the same cores: its share is the `client cores` column.",
+        "",
+        "| scenario | routers | conns | req/s | x 1 router | p50 / p95 / p99 / max ms | "
+        "hit rate (fresh) | CPU ms/req routers+workers+Orthanc | client ms/req | "
+        "client cores | errors | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ones = {p["scenario"]: p for p in rows if p["routers"] == 1}
+    for p in rows:
+        one = ones.get(p["scenario"])
+        ratio = f"{p['rps'] / one['rps']:.2f}" if one and one["rps"] else "?"
+        rate = p.get("hit_rate")
+        fresh = p.get("hit_rate_fresh")
+        shown = "-" if rate is None else f"{100 * rate:.1f}%"
+        if fresh is not None:
+            shown += f" ({100 * fresh:.1f}%)"
+        c = p["cpu_ms"]
+        out.append(
+            f"| {p['scenario']} | {p['routers']} | {p['concurrency']} | {p['rps']:.0f} | "
+            f"{ratio} | {_lat(p)} | {shown} | {_cpu(p)} | {c.get('client', 0):.3f} | "
+            f"{client_cores(p):.2f} | {p['errors']} | {p['load1']:.1f} |"
+        )
+    return out
 
 
 def write_benchmarks(path: Path, text: str) -> None:

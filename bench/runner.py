@@ -5,6 +5,7 @@ stopping every process it started."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import platform
@@ -22,8 +23,10 @@ import uvloop
 
 from bench import ceiling, cpu, procs, series
 from bench.load import Load, Outcome, Target, closed_loop, open_loop
+from bench.points import CONNECTIONS
 from bench.progress import Progress
 from bench.scenarios import Scenario, all_scenarios
+from bench.scenarios import routers as several
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +76,11 @@ class Point:
     p99_ms: float
     max_ms: float
     mean_bytes: float
-    cpu_ms: dict[str, float]  # CPU per answered request, by process
+    cpu_ms: dict[str, float]  # CPU per answered request, by process and by role
     load1: float
+    routers: int = 1  # wadofarm's router processes
+    hit_rate: float | None = None  # render-cache hits / lookups during the row (routers_*)
+    hit_rate_fresh: float | None = None  # the same from a fresh server, its warm-up included
 
 
 @dataclass(slots=True)
@@ -137,7 +143,13 @@ def by_role(used: dict[str, float]) -> dict[str, float]:
 
 
 def _point(
-    s: Scenario, server: str, load: Load, outcome: Outcome, cpu_s: dict[str, float]
+    s: Scenario,
+    server: str,
+    load: Load,
+    outcome: Outcome,
+    cpu_s: dict[str, float],
+    routers: int = 1,
+    hit_rate: float | None = None,
 ) -> Point:
     h = outcome.histogram
     done = max(1, outcome.requests)
@@ -159,7 +171,28 @@ def _point(
         mean_bytes=round(outcome.body_bytes / done),
         cpu_ms={role: round(1000 * seconds / done, 4) for role, seconds in cpu_s.items()},
         load1=round(cpu.load_average()[0], 2),
+        routers=routers,
+        hit_rate=hit_rate,
     )
+
+
+def hit_rate(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """Render-cache hits over lookups between two readings of cache_lookups."""
+    hits, misses = after[0] - before[0], after[1] - before[1]
+    return round(hits / (hits + misses), 4) if hits + misses > 0 else None
+
+
+def cache_lookups(url: str) -> tuple[float, float]:
+    """The render cache's hits and misses so far, from /metrics (every router's)."""
+    status, body = procs.http_request("GET", url + "/metrics")
+    if status != 200:
+        raise procs.SetupError(f"/metrics answered {status}")
+    found = {"wadofarm_cache_hits_total": 0.0, "wadofarm_cache_misses_total": 0.0}
+    for line in body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in found:
+            found[name] = float(value)
+    return found["wadofarm_cache_hits_total"], found["wadofarm_cache_misses_total"]
 
 
 class Bench:
@@ -213,13 +246,76 @@ class Bench:
                         f"p99 {point.p99_ms:.1f} ms, {point.errors} errors"
                     )
 
+    def routers(
+        self,
+        data: series.Series,
+        orthanc: procs.Orthanc,
+        record: Callable[[Point], None],
+    ) -> None:
+        """The routers scenario: for hot hits and cold thumbnails, a fresh wadofarm with 1, then
+        2 routers and the same render workers, each warmed up and driven at 32 connections."""
+        o = self.options
+        connections = CONNECTIONS if CONNECTIONS in o.concurrencies else max(o.concurrencies)
+        for variant in several.VARIANTS:
+            s = dataclasses.replace(
+                several.SCENARIO, name=variant.name, profile=variant.profile, pick=variant.pick
+            )
+            target = target_for(s, data)
+            for count in several.ROUTERS:
+                args = [
+                    *("--workers", str(o.workers), "--routers", str(count)),
+                    *PROFILES[variant.profile],
+                    *o.wadofarm_args,
+                ]
+                log = self.workdir / f"wadofarm-{variant.name}-{count}.log"
+                wadofarm = procs.bench_wadofarm(orthanc.url, args, log)
+                try:
+                    wadofarm.start()
+                    wait_routers(wadofarm, count)
+                    fresh = cache_lookups(wadofarm.url)
+                    warm = Load("closed", WARMUP_CONNECTIONS, o.warmup, o.max_requests)
+                    self.loop.run(closed_loop("127.0.0.1", wadofarm.port, target, warm))
+                    time.sleep(MIRRORED)  # every router's cache figures reach /metrics
+                    warmed = cache_lookups(wadofarm.url)
+                    load = Load("closed", connections, o.duration, o.max_requests)
+                    roles = self.roles(wadofarm, orthanc)
+                    outcome, used = self.drive(wadofarm.port, target, load, roles)
+                    time.sleep(MIRRORED)
+                    after = cache_lookups(wadofarm.url)
+                finally:
+                    wadofarm.stop()
+                point = _point(s, "wadofarm", load, outcome, used, count, hit_rate(warmed, after))
+                point = dataclasses.replace(point, hit_rate_fresh=hit_rate(fresh, after))
+                record(point)
+                if self.progress is not None:
+                    self.progress.step(
+                        f"{variant.name} {count} router(s): {point.rps:.0f} req/s, "
+                        f"client {used.get('client', 0) / max(outcome.elapsed, 1e-9):.2f} cores"
+                    )
+
     def close(self) -> None:
         self.loop.close()
 
 
+MIRRORED = 1.3  # s: longer than router.metrics.MIRROR_INTERVAL (the bench imports no router)
+
+
+def wait_routers(wadofarm: procs.Wadofarm, count: int, timeout: float = 60.0) -> None:
+    """Until each of `count` routers listens on the port (a single one already answered)."""
+    deadline = time.monotonic() + timeout
+    while cpu.listeners(wadofarm.port) < count:
+        if time.monotonic() > deadline:
+            raise procs.SetupError(f"{count} routers did not all start: {wadofarm.log_tail()}")
+        time.sleep(0.05)
+
+
 def points_in(options: Options) -> int:
     per_scenario = len(options.concurrencies) + (1 if options.open_loop else 0)
-    return len(options.scenarios) * (per_scenario * len(SERVERS) + 1)
+    regular = [name for name in options.scenarios if name != several.NAME]
+    total = len(regular) * (per_scenario * len(SERVERS) + 1)
+    if several.NAME in options.scenarios:
+        total += len(several.VARIANTS) * len(several.ROUTERS)
+    return total
 
 
 def run(options: Options, *, show_progress: bool = True) -> Results:
@@ -233,7 +329,7 @@ def run(options: Options, *, show_progress: bool = True) -> Results:
     data = {k: series.build(options.cache, options.slices, k) for k in kinds}
     for kind in kinds:  # the renderer alone, before any server runs
         sources = [path.read_bytes() for path in data[kind].files]
-        for s in (s for s in chosen if s.kind == kind):
+        for s in (s for s in chosen if s.kind == kind and s.name != several.NAME):
             c = ceiling.measure(s, sources, options.ceiling_seconds)
             results.ceilings[s.name] = {
                 "renders": c.renders,
@@ -270,6 +366,10 @@ def run(options: Options, *, show_progress: bool = True) -> Results:
                     )
             finally:
                 wadofarm.stop()
+        if several.SCENARIO in chosen:
+            bench.routers(
+                data[several.SCENARIO.kind], orthanc, lambda p: results.points.append(asdict(p))
+            )
     finally:
         bench.close()
         orthanc.stop()

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-CONNECTIONS = 32  # the targets are stated at 32 connections
+from bench.points import find
+from bench.projection import projections
+
 NO_FETCH_SHARE = 0.25  # a drag costing Orthanc under a quarter of a fetch per request: no fetches
 
 
@@ -15,22 +17,6 @@ class Verdict:
     target: str
     measured: str
     met: bool | None  # None: the run did not measure it
-
-
-def find(
-    points: list[dict[str, Any]], scenario: str, server: str, connections: int = CONNECTIONS
-) -> dict[str, Any] | None:
-    candidates = [
-        p
-        for p in points
-        if p["scenario"] == scenario and p["server"] == server and p["mode"] == "closed"
-    ]
-    if not candidates:
-        return None
-    exact = [p for p in candidates if p["concurrency"] == connections]
-    if exact:
-        return exact[0]
-    return min(candidates, key=lambda p: abs(p["concurrency"] - connections))
 
 
 def _ratio(target: str, scenario: str, factor: float) -> Callable[[dict[str, Any]], Verdict]:
@@ -97,6 +83,61 @@ def _ceiling(results: dict[str, Any]) -> Verdict:
     )
 
 
+def routers_rows(points: list[dict[str, Any]], scenario: str) -> dict[int, dict[str, Any]]:
+    """The routers scenario's rows of `scenario` (routers_hot, routers_cold), by router count."""
+    return {p["routers"]: p for p in points if p["scenario"] == scenario and "routers" in p}
+
+
+def client_cores(point: dict[str, Any]) -> float:
+    """Cores the load generator used during the row."""
+    return float(point["cpu_ms"].get("client", 0.0)) * float(point["rps"]) / 1000.0
+
+
+def _two_routers(results: dict[str, Any]) -> Verdict:
+    target = "render-cache hits with 2 routers >= 1.4x 1 router (same workers, c=32)"
+    rows = routers_rows(results["points"], "routers_hot")
+    if 1 not in rows or 2 not in rows or not rows[1]["rps"]:
+        return Verdict(target, "not measured", None)
+    one, two = rows[1], rows[2]
+    ratio = two["rps"] / one["rps"]
+    return Verdict(
+        target,
+        f"{two['rps']:.0f} vs {one['rps']:.0f} req/s = {ratio:.2f}x; the load generator used "
+        f"{client_cores(two):.2f} and {client_cores(one):.2f} of the 2 cores",
+        ratio >= 1.4,
+    )
+
+
+def _hit_rate(results: dict[str, Any]) -> Verdict:
+    target = "hot (Zipf) render-cache hit rate with 2 routers within 5 points of 1 router"
+    rows = routers_rows(results["points"], "routers_hot")
+    if 1 not in rows or 2 not in rows or rows[1]["hit_rate"] is None:
+        return Verdict(target, "not measured", None)
+    one, two = (100 * (rows[n]["hit_rate"] or 0.0) for n in (1, 2))
+    fresh_one, fresh_two = (rows[n].get("hit_rate_fresh") for n in (1, 2))
+    shown = ""
+    if fresh_one is not None and fresh_two is not None:
+        shown = (
+            f" (from a fresh server, warm-up included: {100 * fresh_two:.1f}% vs "
+            f"{100 * fresh_one:.1f}%)"
+        )
+    return Verdict(target, f"{two:.1f}% vs {one:.1f}%{shown}", one - two <= 5.0)
+
+
+def _projected(results: dict[str, Any]) -> Verdict:
+    target = "projected cold thumbnails on 16 cores >= 4x Orthanc's /wado on 16 cores"
+    rows = [p for p in projections(results, "cold_thumbnails") if p.cores == 16]
+    if not rows or rows[0].ratio is None:
+        return Verdict(target, "not measured", None)
+    p = rows[0]
+    return Verdict(
+        target,
+        f"{p.wadofarm:,.0f} vs {p.orthanc:,.0f} req/s = {p.ratio:.2f}x "
+        f"({p.routers} router(s), limit: {p.limit})",
+        p.ratio is not None and p.ratio >= 4.0,
+    )
+
+
 JUDGES: list[Callable[[dict[str, Any]], Verdict]] = [
     _ratio("cold thumbnails: >= 3x Orthanc req/s (c=32)", "cold_thumbnails", 3.0),
     _thumb_latency,
@@ -107,6 +148,9 @@ JUDGES: list[Callable[[dict[str, Any]], Verdict]] = [
     _ratio("JPEG 2000 thumbnails: >= 5x Orthanc", "j2k_thumbnails", 5.0),
     _ratio("JPEG 2000 full-size: no slower than Orthanc", "j2k_full", 1.0),
     _ceiling,
+    _two_routers,
+    _hit_rate,
+    _projected,
 ]
 
 

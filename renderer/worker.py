@@ -47,4 +47,7 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
             logger.exception("render failed")
             reply = (job_id, False, UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}"))
         del source, message
-        wire.send_blocking(sock, reply)
+        try:
+            wire.send_blocking(sock, reply)
+        except OSError:  # the router died during the render (SIGKILL): nobody to answer
+            return

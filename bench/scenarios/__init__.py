@@ -40,6 +40,7 @@ def all_scenarios() -> list[Scenario]:
         cold_thumbnails,
         compressed,
         hot_zipf,
+        routers,
         series_scroll,
         window_drag,
     )
@@ -51,4 +52,5 @@ def all_scenarios() -> list[Scenario]:
         window_drag.SCENARIO,
         series_scroll.SCENARIO,
         *compressed.SCENARIOS,
+        routers.SCENARIO,
     ]

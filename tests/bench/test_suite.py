@@ -52,3 +52,40 @@ def test_the_suite_runs_against_both_servers(tmp_path: Path) -> None:
     assert "old table" not in text and text.endswith("hand-written notes\n")
     assert "| cold_thumbnails | 2 |" in text
     assert "--scenarios cold_thumbnails" in text  # the command that made it
+
+
+def test_the_routers_scenario_runs(tmp_path: Path) -> None:
+    """1 and 2 routers, hot and cold, each a fresh server: CPU by role, the hit rate, the
+    table and its targets."""
+    require_program("Orthanc")
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    run_bench(
+        "run",
+        "--slices", "4",
+        "--scenarios", "routers",
+        "--concurrency", "2",
+        "--duration", "0.5",
+        "--warmup", "0.2",
+        "--no-open-loop",
+        "--cache", str(tmp_path / "cache"),
+        "--out", str(tmp_path / "out"),
+        "--markdown", str(benchmarks),
+        timeout=300,
+    )  # fmt: skip
+
+    results = json.loads((tmp_path / "out" / "latest.json").read_text())
+    points = {(p["scenario"], p["routers"]): p for p in results["points"]}
+    assert set(points) == {(s, n) for s in ("routers_hot", "routers_cold") for n in (1, 2)}
+    for (_, routers), point in points.items():
+        assert point["requests"] > 0 and point["errors"] == 0, point
+        cpu = point["cpu_ms"]
+        assert cpu["routers"] > 0 and cpu["client"] > 0
+        assert {f"router {n}/{routers}" for n in range(1, routers + 1)} <= set(cpu)
+        assert {"render 1/2", "render 2/2"} <= set(cpu)  # the bench's 2 workers, shared
+        assert ("supervisor" in cpu) == (routers > 1)
+    assert points["routers_hot", 1]["hit_rate"] > 0.5  # 4 slices: nearly every request hits
+    assert points["routers_cold", 2]["hit_rate"] == 0.0  # render cache off
+    text = benchmarks.read_text()
+    assert "## Several routers on one port" in text
+    assert "| routers_hot | 2 | 2 |" in text
+    assert "render-cache hits with 2 routers >= 1.4x 1 router" in text

@@ -7,9 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from bench.cpu import alive, children, cmdline, cpu_seconds, titled, workers
-
-LISTEN = "0A"  # the TCP state column of /proc/net/tcp (include/net/tcp_states.h)
+from bench.cpu import alive, children, cmdline, cpu_seconds, listeners, titled, workers
 
 
 def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
@@ -20,21 +18,6 @@ def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
             return found
         time.sleep(0.02)
     raise AssertionError(f"expected {count} render workers under pid {pid}, have {workers(pid)}")
-
-
-def listeners(port: int) -> int:
-    """Sockets listening on `port` (each router of a server has its own, SO_REUSEPORT)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN:
-                count += 1
-    return count
 
 
 def wait_titles(pid: int, expected: set[str], port: int, timeout: float = 60.0) -> dict[int, str]:
