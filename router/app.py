@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from renderer.pool import RenderPool
-from router import dicomweb, gallery, views
+from router import dicomweb, gallery, paths, views
 from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config
 from router.cors import Cors
@@ -170,6 +170,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     app.router.add_get("/readyz", views.readyz)
     app.router.add_get("/metrics", metrics_view)
     gallery.add_routes(app)
+    paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
     if config.orthanc_url and config.proxy:
         app[PROXY] = Proxy(config.orthanc_url, config.upstream_timeout, metrics)
         app.cleanup_ctx.append(proxy_ctx)
