@@ -143,13 +143,11 @@ class RenderPool:
             job = self._queue.get_nowait()
             if not job.future.done():
                 job.future.set_exception(PoolClosed("the server is shutting down"))
-        for w in self._workers:
-            if w is not None:
-                w.writer.close()  # the worker sees EOF and exits
-        for w in self._workers:
-            if w is not None:
-                await _join(w.process, 2.0)
-                w.kill()
+        workers = [w for w in self._workers if w is not None]
+        self._workers = [None] * self.size
+        for w in workers:
+            w.writer.close()  # the worker sees EOF and exits
+        await asyncio.gather(*(_retire(w, 2.0) for w in workers))
         logger.info("render pool stopped")
 
     async def _spawn(self, index: int) -> _Worker:
@@ -170,19 +168,18 @@ class RenderPool:
         try:
             hello = await asyncio.wait_for(wire.recv(reader), self.start_timeout)
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
-            handle.kill()
+            await _retire(handle, 0.0)
             raise RuntimeError(f"render worker failed to start: {exc!r}") from exc
         if hello != worker.READY:
-            handle.kill()
+            await _retire(handle, 0.0)
             raise RuntimeError(f"render worker said {hello!r} instead of ready")
         return handle
 
     async def _replace(self, index: int) -> None:
         old = self._workers[index]
-        if old is not None:
-            old.kill()
-            await _join(old.process, 1.0)
         self._workers[index] = None
+        if old is not None:
+            await _retire(old, 0.0)
         self.stats.restarts += 1
         delay = 0.1
         while not self._closed:
@@ -299,6 +296,19 @@ class RenderPool:
 def _fail(job: _Job, exc: BaseException) -> None:
     if not job.future.done():
         job.future.set_exception(exc)
+
+
+async def _retire(w: _Worker, grace: float) -> None:
+    """Stop a worker for good: let it exit within `grace` s, else kill it; then close its socket
+    and, once it is reaped, the pipes multiprocessing keeps to it (Process.close), so that
+    nothing of it is left for the garbage collector to find."""
+    await _join(w.process, grace)
+    w.kill()
+    with contextlib.suppress(Exception):
+        await w.writer.wait_closed()
+    await _join(w.process, 1.0)  # SIGKILL is prompt, not instant
+    if not w.process.is_alive():
+        w.process.close()
 
 
 async def _join(process: multiprocessing.process.BaseProcess, timeout: float) -> None:

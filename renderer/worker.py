@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+from collections.abc import Callable
 
 from setproctitle import setproctitle
 
@@ -27,7 +28,11 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
     from renderer.pipeline import render  # imports numpy, pydicom and the codecs once
 
     frames.configure(frame_cache_bytes)
+    with sock:  # closed on every way out: a worker leaks no socket
+        _serve(sock, render)
 
+
+def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
     wire.send_blocking(sock, READY)
     while True:
         message = wire.recv_blocking(sock)

@@ -60,10 +60,11 @@ def test_past_the_queue_is_503_while_hits_and_healthz_stay_fast(
         assert set(statuses) == {200, 503}
         assert statuses.count(200) >= 1 + MAX_QUEUE - 1  # the running one and the queue
         assert len(refused) >= BURST - 1 - MAX_QUEUE - 1  # some may arrive as others finish
+        fastest_render = min(s for r, s in results if r.status == 200)
         for reply, seconds in refused:
             assert reply.headers["retry-after"] == "1"
             assert "--max-queue" in reply.text
-            assert seconds < 1.0
+            assert seconds < min(fastest_render / 2, 1.0)  # at once: no waiting for a render
         assert len(hits) >= 3
         assert statistics.median(hits) < 0.05 and max(hits) < 0.5
         assert statistics.median(health) < 0.05 and max(health) < 0.5

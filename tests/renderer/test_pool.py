@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,8 +21,6 @@ from renderer.errors import (
 from renderer.params import RenderParams
 from renderer.pool import RenderPool
 from tests.support import corpus
-
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 @pytest.fixture
@@ -84,14 +83,22 @@ async def test_a_render_past_the_timeout_recycles_its_worker() -> None:
 
 
 async def test_a_full_queue_refuses_at_once() -> None:
+    """One render running, max_queue waiting: every further render is refused when it is asked
+    for, long before any render ends."""
     pool = RenderPool(1, max_queue=2)
     await pool.start()
     try:
-        big = str(corpus.sample("RG1_J2KR.dcm").path)
+        big = str(corpus.sample("RG1_J2KR.dcm").path)  # ~0.5 s a render
+        started = time.monotonic()
+        ended: dict[int, float] = {}
         jobs = [asyncio.ensure_future(pool.render(big, RenderParams())) for _ in range(6)]
+        for n, job in enumerate(jobs):
+            job.add_done_callback(lambda _, n=n: ended.setdefault(n, time.monotonic() - started))
         results = await asyncio.gather(*jobs, return_exceptions=True)
-        assert any(isinstance(r, PoolOverloaded) for r in results)
-        assert any(not isinstance(r, BaseException) for r in results)
+        refused = [ended[n] for n, r in enumerate(results) if isinstance(r, PoolOverloaded)]
+        rendered = [ended[n] for n, r in enumerate(results) if not isinstance(r, BaseException)]
+        assert (len(rendered), len(refused)) == (2, 4)  # the queue held two; the slot took one
+        assert max(refused) < min(rendered) / 10
     finally:
         await pool.close()
 
@@ -119,3 +126,34 @@ async def test_the_worker_opens_no_symlink_on_the_path(pool: RenderPool, tmp_pat
     with pytest.raises(SourceMissing, match="symlink on its path"):
         await pool.render(path, RenderParams(rows=18))
     assert pool.stats.restarts == 0
+
+
+def _open_files() -> set[tuple[str, str]]:
+    """This process's open descriptors and what each is (a socket, a pipe, a file)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.add((fd, os.readlink(f"/proc/self/fd/{fd}")))
+        except FileNotFoundError:
+            continue  # the descriptor listdir itself used
+    return found
+
+
+async def test_workers_stopped_or_replaced_leave_nothing_open(pool: RenderPool) -> None:
+    """A worker that goes, replaced or at close, takes its socket, its pipes and its process
+    with it: nothing is left for the garbage collector to find."""
+    before = _open_files()
+    other = RenderPool(2)
+    await other.start()
+    pids = [w.process.pid for w in other._workers if w is not None]
+    os.kill(pids[0] or 0, signal.SIGKILL)
+    for _ in range(300):
+        if other.stats.restarts == 1 and other.alive == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert (await other.render(ct_bytes(), RenderParams(rows=8))).width == 8
+    pids += [w.process.pid for w in other._workers if w is not None and w.process.pid not in pids]
+    assert len(pids) == 3
+    await other.close()
+    assert _open_files() - before == set()
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # reaped, not zombies
