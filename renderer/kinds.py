@@ -36,6 +36,8 @@ class Kind(enum.Enum):
 DOCUMENTS: dict[OutputFormat, tuple[frozenset[Kind], str]] = {
     OutputFormat.PDF: (frozenset((Kind.PDF,)), "a PDF document (Encapsulated PDF only)"),
     OutputFormat.HTML: (frozenset((Kind.REPORT,)), "an HTML rendering (structured reports only)"),
+    OutputFormat.MPEG: (frozenset((Kind.VIDEO,)), "a video stream (video objects only)"),
+    OutputFormat.MP4: (frozenset((Kind.VIDEO,)), "an MP4 video (video objects only)"),
 }
 
 

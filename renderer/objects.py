@@ -4,21 +4,19 @@ module made for it. The display pipeline (renderer.pipeline) handles images."""
 from __future__ import annotations
 
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
 
-from renderer.errors import UnsupportedImage
 from renderer.kinds import Kind
 from renderer.params import RenderParams, RenderResult
 from renderer.pdf import render_pdf
 from renderer.placeholder import render_placeholder
 from renderer.sr import render_report
+from renderer.video import render_video
 
 
 def render_object(kind: Kind, ds: Dataset, params: RenderParams) -> RenderResult:
     """The picture of a non-image object of kind `kind`."""
     if kind is Kind.VIDEO:
-        ts = UID(ds.file_meta.TransferSyntaxUID)
-        raise UnsupportedImage(f"unsupported transfer syntax {ts.name} ({ts}): video")
+        return render_video(ds, params)
     if kind is Kind.PDF:
         return render_pdf(ds, params)
     if kind is Kind.REPORT:

@@ -17,6 +17,8 @@ class OutputFormat(enum.Enum):
     # Not pictures: what a non-image object is, returned as such (renderer.kinds says which).
     PDF = "pdf"  # an Encapsulated PDF's document
     HTML = "html"  # a structured report, readable
+    MPEG = "mpeg"  # a video's stream, as stored
+    MP4 = "mp4"  # a video's stream in an MP4 container
 
     @property
     def is_picture(self) -> bool:

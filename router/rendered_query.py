@@ -20,6 +20,8 @@ from router.wado_uri import (
     JPEG,
     MAX_FRAME,
     MAX_SIDE,
+    MP4,
+    MPEG,
     PDF,
     PNG,
     parse_bool,
@@ -30,7 +32,7 @@ from router.wado_uri import (
 )
 
 PICTURES = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
-OFFERED = (*PICTURES, PDF, HTML)  # /rendered; a /thumbnail is a picture
+OFFERED = (*PICTURES, PDF, HTML, MPEG, MP4)  # /rendered; a /thumbnail is a picture
 KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {

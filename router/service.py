@@ -28,7 +28,10 @@ MEDIA_TYPES = {
     OutputFormat.GIF: "image/gif",
     OutputFormat.PDF: "application/pdf",
     OutputFormat.HTML: "text/html",
+    OutputFormat.MPEG: "video/mpeg",
+    OutputFormat.MP4: "video/mp4",
 }
+STREAMS = (OutputFormat.MPEG, OutputFormat.MP4)  # too big to keep: never cached
 
 
 def media_type(params: RenderParams) -> str:
@@ -130,6 +133,8 @@ class RenderService:
             width=result.width,
             height=result.height,
         )
+        if result.output in STREAMS:
+            return entry
         key = render_key(instance.object_uid, params, size)
         self.cache.put(key, entry)
         if self.l2 is not None:

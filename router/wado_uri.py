@@ -25,7 +25,9 @@ GIF = "image/gif"  # animated for a multi-frame object without frameNumber
 DICOM = "application/dicom"
 PDF = "application/pdf"  # an Encapsulated PDF's document
 HTML = "text/html"  # a structured report, readable, in `charset`
-OFFERED = (JPEG, PNG, GIF, DICOM, PDF, HTML)  # the first is the default for */*
+MPEG = "video/mpeg"  # a video's stream as stored
+MP4 = "video/mp4"  # a video's stream in an MP4 container
+OFFERED = (JPEG, PNG, GIF, DICOM, PDF, HTML, MPEG, MP4)  # the first is the default for */*
 ALIASES = {"image/jpg": JPEG}  # what Orthanc's plugin defaults to
 
 DEFAULT_QUALITY = 90  # Orthanc's
@@ -81,6 +83,8 @@ OUTPUTS = {
     GIF: OutputFormat.GIF,
     PDF: OutputFormat.PDF,
     HTML: OutputFormat.HTML,
+    MPEG: OutputFormat.MPEG,
+    MP4: OutputFormat.MP4,
 }
 
 

@@ -6,6 +6,7 @@ with pydicom from pydicom's own sample files (new UIDs) or built here."""
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import time
 import warnings
@@ -20,11 +21,12 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from tests.support import corpus
+from tests.support import corpus, videos
 
 STUDY_NAME = "objects-study"
 KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
 PDF_CLASS = "1.2.840.10008.5.1.4.1.1.104.1"
+VIDEOS = ("mpeg2", "h264", "hevc")  # tests.support.videos kinds in the study
 PDF_PAGE_SIZE = (300, 420)  # points (Pillow writes 72 dpi): a small portrait page
 
 
@@ -166,6 +168,13 @@ OBJECTS: list[tuple[StudyObject, Callable[[], Dataset]]] = [
     (
         StudyObject("pdf", "DOC", "Encapsulated PDF Storage", Path("pdf.dcm"), "pdf"),
         encapsulated_pdf,
+    ),
+    *(
+        (
+            StudyObject(name, "ES", "Video Endoscopic Image Storage", Path(f"{name}.dcm"), "video"),
+            functools.partial(videos.dataset, name),
+        )
+        for name in VIDEOS
     ),
     (
         StudyObject("no-pixels", "CT", "CT Image Storage", Path("no-pixels.dcm"), "placeholder"),
