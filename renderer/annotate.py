@@ -9,31 +9,25 @@ shown, (0,0) its top-left corner, (1,1) its bottom-right. POINT is a small cross
 joins its points (closed when the last point is the first), INTERPOLATED is drawn through its
 points as a polyline (no spline), CIRCLE is a centre and a point on the circumference, ELLIPSE
 the two ends of the major axis then of the minor axis; filled shapes are filled. Text is drawn
-in a font from Debian (DejaVu Sans; Pillow's own default font where it is missing), inside its
+in a font from Debian (renderer.fonts: DejaVu Sans, a CJK fallback), inside its
 bounding box when it has one (at a size that fits the box), else beside its anchor point; a
 visible anchor is joined to the box by a line.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from renderer.fonts import font_for
 from renderer.gsps import Graphic, Text
 
-FONT_FILES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),  # Debian fonts-dejavu-core
-    Path("/usr/share/fonts/truetype/freefont/FreeSans.ttf"),
-)
 POINT_ARM = 3  # half the size of a POINT's cross, in output pixels at 512
 ELLIPSE_STEPS = 96
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Ink = int | tuple[int, ...]
 
 
@@ -87,14 +81,6 @@ class Mapping:
         """Output pixels per stored pixel (the larger way)."""
         x0, y0, x1, y1 = self.crop
         return max(self.out_width / (x1 - x0), self.out_height / (y1 - y0))
-
-
-@functools.cache
-def font(size: int) -> Font:
-    for path in FONT_FILES:
-        if path.exists():
-            return ImageFont.truetype(str(path), size)
-    return ImageFont.load_default(size)
 
 
 def line_width(mapping: Mapping) -> int:
@@ -174,10 +160,10 @@ def _text(pen: ImageDraw.ImageDraw, text: Text, mapping: Mapping, fill: Ink, wid
         x0, x1, y0, y1 = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
         lines = text.text.splitlines() or [""]
         size = max(6, int((y1 - y0) / max(len(lines), 1) * 0.8))
-        face = font(size)
+        face = font_for(text.text, size)
         while size > 6 and pen.textlength(max(lines, key=len), font=face) > (x1 - x0):
             size -= 1
-            face = font(size)
+            face = font_for(text.text, size)
         pen.multiline_text((x0, y0), text.text, fill=fill, font=face)
         if anchor is not None and text.anchor_visible:
             edge = (min(max(anchor[0], x0), x1), min(max(anchor[1], y0), y1))
@@ -188,7 +174,7 @@ def _text(pen: ImageDraw.ImageDraw, text: Text, mapping: Mapping, fill: Ink, wid
             (anchor[0] + width * 2, anchor[1]),
             text.text,
             fill=fill,
-            font=font(size),
+            font=font_for(text.text, size),
         )
 
 

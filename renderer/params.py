@@ -103,6 +103,7 @@ class RenderParams:
     charset: str = "utf-8"  # of text outputs (HTML), as the client named it
     overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
     presentation: PresentationRef | None = None
+    annotation: tuple[str, ...] = ()  # corner text: "patient", "technique" (renderer.labels)
 
 
 @dataclass(frozen=True, slots=True)

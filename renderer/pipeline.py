@@ -8,7 +8,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from renderer import frames
+from renderer import frames, labels
 from renderer.animation import frame_delays
 from renderer.color import render_color
 from renderer.decode import GRAYSCALE
@@ -19,12 +19,15 @@ from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.header import Header, describe
 from renderer.kinds import Kind, check_offered, kind_of
+from renderer.lut import Lut
+from renderer.modality import output_bits
 from renderer.objects import render_object
 from renderer.overlay import burn
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import DefaultWindow, OutputFormat, RenderParams, RenderResult
 from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.viewport import apply_flips, layout
+from renderer.voi import fallback_window
 
 
 def render_frame(
@@ -65,7 +68,8 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     gif_animation = params.animate and params.output is OutputFormat.GIF
     cacheable = frames.CACHE.max_bytes and not gif_animation and params.output.is_picture
     key = frames.key_for(source, params.frame) if cacheable else None
-    cached = frames.CACHE.get(key) if key is not None else None
+    # Corner annotations read the whole header (names, numbers): from the file, not the cache.
+    cached = frames.CACHE.get(key) if key is not None and not params.annotation else None
     file: StoredFile | None = None
     if cached is not None:  # decoded a moment ago by this worker: no fetch, no decode
         header = cached.header
@@ -92,18 +96,16 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         ds = file.dataset()
         # Only an enhanced object's header differs from frame to frame.
         per_frame = "PerFrameFunctionalGroupsSequence" in ds
-        images = [
-            render_frame(
-                file,
-                describe(ds, info, index) if per_frame else header,
-                dataclasses.replace(params, frame=index),
-                geometry,
-            )
-            for index in range(info.frames)
-        ]
+        images = []
+        for index in range(info.frames):
+            frame_header = describe(ds, info, index) if per_frame else header
+            frame_params = dataclasses.replace(params, frame=index)
+            image = render_frame(file, frame_header, frame_params, geometry)
+            images.append(_labelled(image, file, frame_header, frame_params))
         data = encode_gif(images, frame_delays(ds, info.frames))
     else:
         image = render_frame(file, header, params, geometry, cached, key)
+        image = _labelled(image, file, header, params)
         data = encode(image, params.output, params.quality)
     return RenderResult(
         data=data,
@@ -115,6 +117,37 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
     )
+
+
+def _labelled(
+    image: np.ndarray, file: StoredFile | None, header: Header, params: RenderParams
+) -> np.ndarray:
+    """The image with the corner annotations the request asks for (renderer.labels)."""
+    if not params.annotation or file is None:
+        return image
+    ds = file.dataset()
+    left = labels.patient_lines(ds) if labels.PATIENT in params.annotation else []
+    right = []
+    if labels.TECHNIQUE in params.annotation:
+        right = labels.technique_lines(
+            ds, params.frame, header.info.frames, window_text(header, params)
+        )
+    return labels.draw_labels(image, left, right)
+
+
+def window_text(header: Header, params: RenderParams) -> str:
+    """The window a grayscale render used, as the technique annotation shows it."""
+    if header.info.photometric not in GRAYSCALE or header.palette is not None:
+        return ""
+    voi = params.window or header.voi
+    if isinstance(voi, Lut):
+        return "VOI LUT"
+    if voi is None:
+        if params.default_window is DefaultWindow.MINMAX:
+            return "W min-max"
+        bits = output_bits(header.modality, header.info.stored.bits_stored)
+        voi = fallback_window(DefaultWindow.ORTHANC, bits, None)
+    return f"C {voi.center:g} W {voi.width:g}"
 
 
 def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:

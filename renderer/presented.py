@@ -26,6 +26,7 @@ from renderer.geometry import Plan, crop_box, fit, resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import DisplayedArea, Presentation, presentation_for, read_state
 from renderer.header import Header
+from renderer.local_file import read_nofollow
 from renderer.lut import Lut, apply_lut
 from renderer.overlay import burn
 from renderer.params import PresentationRef, RenderParams, RenderResult
@@ -39,8 +40,7 @@ def state_bytes(source: RenderSource) -> bytes:
     if isinstance(source, HttpSource):
         return fetch(source)
     if isinstance(source, str):
-        with open(source, "rb") as fh:
-            return fh.read()
+        return read_nofollow(source)  # as the image: no symlink on the path
     return source
 
 

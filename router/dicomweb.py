@@ -98,6 +98,7 @@ def render_params(
         animate=not thumbnail and frame is None,
         overlays=service.defaults.overlays if query.overlays is None else query.overlays,
         charset=query.charset,
+        annotation=query.annotation,
     )
 
 

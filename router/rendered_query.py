@@ -1,6 +1,6 @@
 """DICOMweb rendered and thumbnail query parameters (PS3.18 8.3.5.1) and content negotiation
 (PS3.18 8.7.4), checked once: a malformed value is a 400 with a one-line reason, nothing
-acceptable a 406. Unknown parameters (annotation, charset, iccprofile) are ignored."""
+acceptable a 406. Unknown parameters (iccprofile) are ignored."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from router.wado_uri import (
     MPEG,
     PDF,
     PNG,
+    parse_annotation,
     parse_bool,
     parse_charset,
     parse_decimal,
@@ -33,7 +34,7 @@ from router.wado_uri import (
 
 PICTURES = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
 OFFERED = (*PICTURES, PDF, HTML, MPEG, MP4)  # /rendered; a /thumbnail is a picture
-KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset")
+KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset", "annotation")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {
     "linear": VoiFunction.LINEAR,
@@ -57,6 +58,7 @@ class RenderedQuery:
     window: Window | None = None
     overlays: bool | None = None  # a wadofarm extension, as on /wado; None: --overlays
     charset: str = DEFAULT_CHARSET  # of a text output (HTML)
+    annotation: tuple[str, ...] = ()  # patient, technique (PS3.18 8.3.5.1.5)
 
 
 def parse_viewport(value: str) -> Viewport:
@@ -130,6 +132,7 @@ def parse(
         window=parse_window(p["window"]) if "window" in p else None,
         overlays=parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
         charset=parse_charset(p.get("charset")),
+        annotation=parse_annotation(p["annotation"]) if "annotation" in p else (),
     )
 
 

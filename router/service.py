@@ -74,6 +74,7 @@ def render_key(
         params.overlays,
         state,
         charset,
+        params.annotation,
     )
 
 

@@ -52,9 +52,11 @@ KNOWN = (
     "presentationUID",
     "presentationSeriesUID",
     "charset",
+    "annotation",
 )
 DEFAULT_CHARSET = "utf-8"
 _CHARSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}")  # an IANA charset name (RFC 2978)
+ANNOTATIONS = ("patient", "technique")  # PS3.18 annotation values, in the order they are kept
 _INT = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 
@@ -75,6 +77,7 @@ class WadoRequest:
     presentation_uid: str | None = None  # a Grayscale Softcopy Presentation State to apply
     presentation_series_uid: str | None = None
     charset: str = DEFAULT_CHARSET  # of a text output (HTML)
+    annotation: tuple[str, ...] = ()  # corner text, a subset of ANNOTATIONS
 
 
 OUTPUTS = {
@@ -103,6 +106,7 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         animate=request.frame is None,  # GIF of a multi-frame object: every frame
         overlays=settings.overlays if request.overlays is None else request.overlays,
         charset=request.charset,
+        annotation=request.annotation,
     )
 
 
@@ -173,6 +177,18 @@ def parse_charset(value: str | None) -> str:
     raise NotAcceptable(f"none of the requested character sets is known ({_show(value)})")
 
 
+def parse_annotation(value: str) -> tuple[str, ...]:
+    """A comma list of `patient` and `technique`, each at most once; kept in a fixed order so
+    that `technique,patient` and `patient,technique` are one render."""
+    asked = [part.strip().lower() for part in value.split(",") if part.strip()]
+    unknown = [part for part in asked if part not in ANNOTATIONS]
+    if unknown or not asked:
+        raise InvalidRequest(
+            f"annotation must be a comma list of {' and '.join(ANNOTATIONS)}, got {_show(value)}"
+        )
+    return tuple(kind for kind in ANNOTATIONS if kind in asked)
+
+
 def parse_content_type(value: str | None) -> str:
     if value is None or not value.strip():
         return JPEG
@@ -224,6 +240,7 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         presentation_uid=_optional_uid(p, "presentationUID"),
         presentation_series_uid=_optional_uid(p, "presentationSeriesUID"),
         charset=parse_charset(p.get("charset")),
+        annotation=parse_annotation(p["annotation"]) if "annotation" in p else (),
     )
 
 

@@ -105,3 +105,21 @@ def test_overlays_default_to_the_server_setting() -> None:
 def test_overlays_must_be_true_or_false(value: str) -> None:
     with pytest.raises(InvalidRequest, match="overlays must be true or false"):
         parse(overlays=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("patient", ("patient",)),
+        ("technique,patient", ("patient", "technique")),
+        (" Patient , TECHNIQUE ", ("patient", "technique")),
+    ],
+)
+def test_annotation_values(value: str, expected: tuple[str, ...]) -> None:
+    assert parse(annotation=value).annotation == expected
+
+
+@pytest.mark.parametrize("value", ["", ",", "dose", "patient,dose"])
+def test_annotation_must_be_patient_or_technique(value: str) -> None:
+    with pytest.raises(InvalidRequest, match="annotation"):
+        parse(annotation=value)
