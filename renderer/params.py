@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # renderer.fetch imports the decoders; the router only names the type
     from renderer.fetch import RenderSource
+
+# An encoded image: bytes where it is made; on the router, a read-only view of the one buffer
+# the worker's reply was received into (renderer.wire), never copied again.
+Encoded = bytes | memoryview
 
 
 class OutputFormat(enum.Enum):
@@ -106,9 +111,15 @@ class RenderParams:
     annotation: tuple[str, ...] = ()  # corner text: "patient", "technique" (renderer.labels)
 
 
+def etag_for(data: Encoded) -> str:
+    """The strong ETag of an encoded image: a hash of its bytes, so equal bytes get equal tags
+    whichever worker made them and whichever router answers."""
+    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
 @dataclass(frozen=True, slots=True)
 class RenderResult:
-    data: bytes
+    data: Encoded
     output: OutputFormat
     width: int
     height: int
@@ -116,3 +127,10 @@ class RenderResult:
     source_columns: int
     frames: int
     pixel_aspect: float = 1.0  # a source pixel's height over its width, for the size arithmetic
+    # etag_for(data): computed here, in the worker that made the bytes, when not given; the
+    # router is given the worker's and never hashes the bytes itself.
+    etag: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.etag:
+            object.__setattr__(self, "etag", etag_for(self.data))

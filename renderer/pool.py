@@ -45,14 +45,13 @@ class _Job:
 @dataclass(slots=True)
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    channel: wire.Channel
 
     def kill(self) -> None:
         """SIGKILL this worker's process: through the process object, which knows its pid (a
         raw `os.kill(pid or 0)` would signal the whole process group when pid is None)."""
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.channel.close()
         if self.process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
@@ -146,7 +145,7 @@ class RenderPool:
         workers = [w for w in self._workers if w is not None]
         self._workers = [None] * self.size
         for w in workers:
-            w.writer.close()  # the worker sees EOF and exits
+            w.channel.close()  # the worker sees EOF and exits
         await asyncio.gather(*(_retire(w, 2.0) for w in workers))
         logger.info("render pool stopped")
 
@@ -163,16 +162,16 @@ class RenderPool:
             await loop.run_in_executor(None, process.start)
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=2**20)
-        handle = _Worker(process, reader, writer)
+        _, channel = await loop.create_unix_connection(wire.Channel, sock=ours)
+        handle = _Worker(process, channel)
         try:
-            hello = await asyncio.wait_for(wire.recv(reader), self.start_timeout)
-        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError) as exc:
+            ready = await asyncio.wait_for(channel.ready(), self.start_timeout)
+        except (TimeoutError, ConnectionError) as exc:
             await _retire(handle, 0.0)
             raise RuntimeError(f"render worker failed to start: {exc!r}") from exc
-        if hello != worker.READY:
+        if not ready:
             await _retire(handle, 0.0)
-            raise RuntimeError(f"render worker said {hello!r} instead of ready")
+            raise RuntimeError("render worker's first message was not that it is ready")
         return handle
 
     async def _replace(self, index: int) -> None:
@@ -252,10 +251,9 @@ class RenderPool:
                 raise PoolClosed("the server is shutting down")
         job_id = next(self._job_ids)
         try:
-            w.writer.write(wire.encode((job_id, job.source, job.params)))
-            await w.writer.drain()
+            w.channel.send(wire.encode_job(job_id, job.source, job.params))
             async with asyncio.timeout(self.render_timeout):  # no task per job, as wait_for has
-                reply_id, ok, value = await wire.recv(w.reader)
+                reply_id, value = await w.channel.receive()
         except TimeoutError:
             self.stats.timeouts += 1
             logger.warning(
@@ -268,7 +266,7 @@ class RenderPool:
             _fail(job, RenderTimeout(f"render took longer than {self.render_timeout:g}s"))
             await self._replace(index)
             return
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except ConnectionError:
             await _join(w.process, 0.2)
             code = w.process.exitcode
             logger.error(
@@ -286,7 +284,7 @@ class RenderPool:
             await self._replace(index)
             return
         self.stats.renders += 1
-        if ok:
+        if isinstance(value, RenderResult):
             if not job.future.done():
                 job.future.set_result(value)
         else:
@@ -305,7 +303,7 @@ async def _retire(w: _Worker, grace: float) -> None:
     await _join(w.process, grace)
     w.kill()
     with contextlib.suppress(Exception):
-        await w.writer.wait_closed()
+        await w.channel.wait_closed()
     await _join(w.process, 1.0)  # SIGKILL is prompt, not instant
     if not w.process.is_alive():
         w.process.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import pickle
 import signal
 import socket
 from collections.abc import Callable
@@ -15,8 +16,6 @@ from renderer.errors import RenderError, UnsupportedImage
 from renderer.params import RenderResult
 
 logger = logging.getLogger(__name__)
-
-READY = "ready"
 
 
 def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
@@ -33,26 +32,38 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
 
 
 def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
-    wire.send_blocking(sock, READY)
+    wire.send_ready(sock)
     while True:
-        message = wire.recv_blocking(sock)
-        if message is None:  # the router closed the socket or died
+        job = wire.recv_job(sock)
+        if job is None:  # the router closed the socket or died
             return
-        job_id, source, params = message
-        reply: tuple[int, bool, RenderResult | RenderError]
+        job_id, source, params = job
+        del job
+        reply: RenderResult | RenderError
         try:
-            reply = (job_id, True, render(source, params))
+            reply = render(source, params)
         except RenderError as exc:
-            reply = (job_id, False, exc)
+            reply = exc
         except MemoryError:
-            reply = (job_id, False, UnsupportedImage("not enough memory to render this image"))
+            reply = UnsupportedImage("not enough memory to render this image")
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a decoder bug (or a Rust panic) costs one request only
             logger.exception("render failed")
-            reply = (job_id, False, UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}"))
-        del source, message
+            reply = UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}")
+        del source
         try:
-            wire.send_blocking(sock, reply)
+            if isinstance(reply, RenderResult):
+                wire.send_result(sock, job_id, reply)
+            else:
+                _send_error(sock, job_id, reply)
         except OSError:  # the router died during the render (SIGKILL): nobody to answer
             return
+        del reply
+
+
+def _send_error(sock: socket.socket, job_id: int, error: RenderError) -> None:
+    try:
+        wire.send_error(sock, job_id, error)
+    except (pickle.PicklingError, TypeError, AttributeError):  # an error that will not pickle
+        wire.send_error(sock, job_id, UnsupportedImage(f"render failed: {error}"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from renderer.lru import LruStats, SizedLru
+from renderer.params import Encoded
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -18,7 +19,7 @@ ENTRY_OVERHEAD = 256  # bytes of bookkeeping per entry, so tiny images still cou
 
 @dataclass(frozen=True, slots=True)
 class CachedImage:
-    body: bytes
+    body: Encoded
     media_type: str
     etag: str  # quoted, strong
     width: int

@@ -3,7 +3,6 @@ of the store and the render pool. Shared by every image route."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
@@ -39,10 +38,6 @@ def media_type(params: RenderParams) -> str:
     if params.output is OutputFormat.HTML:
         return f"{MEDIA_TYPES[params.output]}; charset={params.charset}"
     return MEDIA_TYPES[params.output]
-
-
-def etag_for(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
 def render_key(
@@ -130,7 +125,7 @@ class RenderService:
         entry = CachedImage(
             body=result.data,
             media_type=media_type(params),
-            etag=etag_for(result.data),
+            etag=result.etag,  # hashed by the worker: the router never reads the bytes
             width=result.width,
             height=result.height,
         )

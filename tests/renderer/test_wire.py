@@ -1,10 +1,14 @@
-"""Messages between the router and a worker come back equal to what was sent, nested values
-and errors included, through the compact encoding of the frozen dataclasses."""
+"""Messages between the router and a worker come back equal to what was sent: jobs (nested
+frozen dataclasses, through their compact pickling), results (framed raw, the body received
+into one buffer, whatever the size and however the socket splits it) and errors."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+
+import pytest
 
 from renderer import wire
 from renderer.errors import SourceMissing
@@ -18,6 +22,7 @@ from renderer.params import (
     SourceBox,
     VoiFunction,
     Window,
+    etag_for,
 )
 
 PARAMS = RenderParams(
@@ -34,24 +39,71 @@ PARAMS = RenderParams(
     max_pixels=12345,
 )
 SOURCE = HttpSource("http://127.0.0.1:8042", "/instances/ab-cd/file", "ab-cd", 3.5, "Basic eA==")
-RESULT = RenderResult(b"\xff\xd8" + bytes(3000), OutputFormat.JPEG, 128, 96, 512, 384, 1, 0.5)
 
 
-def test_messages_survive_the_socketpair() -> None:
+def result(data: bytes, output: OutputFormat = OutputFormat.JPEG) -> RenderResult:
+    return RenderResult(data, output, 128, 96, 512, 384, 3, 0.5, etag_for(data))
+
+
+def test_jobs_survive_the_socketpair() -> None:
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        for message in [(7, SOURCE, PARAMS), (7, b"DICM", RenderParams()), (8, True, RESULT)]:
-            wire.send_blocking(ours, message)
-            assert wire.recv_blocking(theirs) == message
+        for job_id, source, params in [(7, SOURCE, PARAMS), (8, b"DICM", RenderParams())]:
+            ours.sendall(wire.encode_job(job_id, source, params))
+            assert wire.recv_job(theirs) == (job_id, source, params)
+        ours.close()
+        assert wire.recv_job(theirs) is None  # the router has gone
 
-        async def receive() -> object:
-            reader, writer = await asyncio.open_unix_connection(sock=theirs)
-            try:
-                return await wire.recv(reader)
-            finally:
-                writer.close()
 
-        failure = (9, False, SourceMissing("the instance was deleted"))
-        wire.send_blocking(ours, failure)
-        job_id, ok, error = asyncio.run(receive())  # type: ignore[misc]
-        assert (job_id, ok, type(error), str(error)) == (9, False, SourceMissing, str(failure[2]))
+async def receive_all(sock: socket.socket, count: int) -> list[wire.Reply]:
+    loop = asyncio.get_running_loop()
+    transport, channel = await loop.create_unix_connection(wire.Channel, sock=sock)
+    try:
+        assert await channel.ready()
+        return [await channel.receive() for _ in range(count)]
+    finally:
+        transport.close()
+
+
+def test_replies_survive_the_socketpair_whatever_their_size() -> None:
+    big = bytes(range(256)) * 20_000  # 5 MB: many partial sends and reads
+    sent: list[tuple[int, RenderResult | SourceMissing]] = [
+        (1, result(b"\xff\xd8" + bytes(3000))),
+        (2, result(b"", OutputFormat.PNG)),
+        (3, SourceMissing("the instance was deleted")),
+        (4, result(big, OutputFormat.GIF)),
+        (5, result(b"x")),
+    ]
+    ours, theirs = socket.socketpair()
+
+    def worker() -> None:
+        with ours:
+            wire.send_ready(ours)
+            for job_id, value in sent:
+                if isinstance(value, RenderResult):
+                    wire.send_result(ours, job_id, value)
+                else:
+                    wire.send_error(ours, job_id, value)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    replies = asyncio.run(receive_all(theirs, len(sent)))
+    thread.join()
+    for (job_id, value), (got_id, got) in zip(sent, replies, strict=True):
+        assert got_id == job_id
+        if isinstance(value, RenderResult):
+            assert got == value and bytes(got.data) == value.data  # type: ignore[union-attr]
+            assert got.etag == etag_for(got.data)  # type: ignore[union-attr]
+            assert got.data.readonly  # type: ignore[union-attr]
+        else:
+            assert (type(got), str(got)) == (type(value), str(value))
+
+
+def test_a_worker_that_goes_away_mid_reply_is_a_connection_error() -> None:
+    ours, theirs = socket.socketpair()
+    with ours:
+        wire.send_ready(ours)
+        whole = wire.REPLY.pack(wire.RESULT, 1, 1000, 0, 1, 1, 1, 1, 1, 1.0, etag_for(b"").encode())
+        ours.sendall(whole + bytes(10))  # the header promises 1000 bytes; 10 come
+    with pytest.raises(ConnectionError):
+        asyncio.run(receive_all(theirs, 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from renderer.params import etag_for
 from tests.support import corpus
 from tests.support.http import get, request
 
@@ -92,6 +93,14 @@ def test_etag_and_304(wadofarm_folder) -> None:  # type: ignore[no-untyped-def]
     first = get(url, params=wado(rows=50))
     etag = first.headers["etag"]
     assert etag.startswith('"') and "max-age" in first.headers["cache-control"]
+    # Made by the worker from the bytes alone: the same whichever worker or router answers.
+    assert etag == etag_for(first.body) and first.headers["x-wadofarm-cache"] == "render"
+    hit = get(url, params=wado(rows=50))
+    assert (hit.headers["x-wadofarm-cache"], hit.headers["etag"], hit.body) == (
+        "L1",
+        etag,
+        first.body,
+    )
     again = get(url, params=wado(rows=50), headers={"If-None-Match": etag})
     assert again.status == 304 and again.body == b"" and again.headers["etag"] == etag
     other = get(url, params=wado(rows=50), headers={"If-None-Match": '"nope"'})

@@ -10,11 +10,11 @@ import sys
 import time
 
 from bench.procs import REPO
-from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
+from renderer.params import OutputFormat, RenderParams, VoiFunction, Window, etag_for
 from router import l2cache
 from router.cache import CachedImage
 from router.l2cache import L2Cache, stable_key
-from router.service import etag_for, render_key
+from router.service import render_key
 from tests.support.redis_server import RedisServer
 
 TIMEOUT = 0.2
