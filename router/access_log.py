@@ -1,10 +1,19 @@
 """One access log line per request: the combined format of Apache and nginx, or JSON for log
-pipelines (--log-format json)."""
+pipelines (--log-format json).
+
+A line costs what it must and no more: the timestamp is formatted once per second, not per line
+(aiohttp's own web_log caches its time zone likewise), and lines are handed to the logger in
+batches, at most FLUSH_SECONDS late, so the stream is written and flushed once per batch rather
+than once per request. Lines still buffered when the process exits are written at exit; a
+process killed with SIGKILL loses at most the last FLUSH_SECONDS of them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
-from datetime import datetime
+import time
 
 import orjson
 from aiohttp.abc import AbstractAccessLogger
@@ -24,11 +33,77 @@ def _sent(response: StreamResponse) -> int:
     return length if length is not None else response.body_length
 
 
+_now = time.time  # log()'s `time` argument (aiohttp's name) shadows the module inside it
+FLUSH_SECONDS = 0.25  # the longest a line waits in the batch
+FLUSH_LINES = 512  # or this many lines, whichever comes first
+
+
+class _Clock:
+    """The local time of the current second, formatted once per second for each format."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self.combined = ""  # 02/Dec/2026:01:03:24 +0000
+        self.iso = ""  # 2026-12-02T01:03:24
+        self.offset = ""  # +00:00
+
+    def tick(self, now: float) -> None:
+        second = int(now)
+        if second != self._second:
+            local = time.localtime(second)  # the zone (and DST) as of this second
+            self.combined = time.strftime("%d/%b/%Y:%H:%M:%S %z", local)
+            self.iso = time.strftime("%Y-%m-%dT%H:%M:%S", local)
+            zone = time.strftime("%z", local)
+            self.offset = f"{zone[:3]}:{zone[3:]}"
+            self._second = second
+
+
+_clock = _Clock()
+
+
+class _Batch:
+    """Lines waiting to be handed to their logger as one record (one write, one flush)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.logger: logging.Logger | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        atexit.register(self.flush)
+
+    def add(self, logger: logging.Logger, line: str) -> None:
+        if logger is not self.logger:
+            self.flush()
+            self.logger = logger
+        self.lines.append(line)
+        if len(self.lines) >= FLUSH_LINES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop: nothing would flush later
+                self.flush()
+                return
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.lines and self.logger is not None:
+            text = "\n".join(self.lines)
+            self.lines.clear()
+            self.logger.info("%s", text)
+
+
+_batch = _Batch()
+
+
 class CombinedAccessLogger(AbstractAccessLogger):
     """host ident user [time] "request line" status bytes "referer" "user agent"."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        now = datetime.now().astimezone().strftime("%d/%b/%Y:%H:%M:%S %z")
+        _clock.tick(_now())
+        now = _clock.combined
         line = (
             f"{request.remote or '-'} - - [{now}] "
             f'"{request.method} {_quote(request.raw_path)} '
@@ -37,7 +112,7 @@ class CombinedAccessLogger(AbstractAccessLogger):
             f'"{_quote(request.headers.get("Referer", "-"))}" '
             f'"{_quote(request.headers.get("User-Agent", "-"))}"'
         )
-        self.logger.info("%s", line)
+        _batch.add(self.logger, line)
 
 
 class JsonAccessLogger(AbstractAccessLogger):
@@ -57,11 +132,14 @@ class JsonAccessLogger(AbstractAccessLogger):
             "user_agent": request.headers.get("User-Agent"),
             "cache": response.headers.get("X-Wadofarm-Cache"),
         }
-        self.logger.info("%s", orjson.dumps(record).decode())
+        _batch.add(self.logger, orjson.dumps(record).decode())
 
 
 def _now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+    """Local time with milliseconds and the zone, as datetime.isoformat(timespec="milliseconds")."""
+    now = _now()
+    _clock.tick(now)
+    return f"{_clock.iso}.{int(now * 1000) % 1000:03d}{_clock.offset}"
 
 
 FORMATS: dict[str, type[AbstractAccessLogger]] = {
