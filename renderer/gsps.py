@@ -139,6 +139,19 @@ def _floats(value: object) -> list[float]:
         return []
 
 
+def referenced_image(ds: Dataset) -> str | None:
+    """The first image a Grayscale Softcopy Presentation State references; None for any other
+    object."""
+    if str(ds.get("SOPClassUID", "")) != GSPS:
+        return None
+    for series in ds.get("ReferencedSeriesSequence") or []:
+        for ref in series.get("ReferencedImageSequence") or []:
+            uid = str(ref.get("ReferencedSOPInstanceUID", "") or "")
+            if uid:
+                return uid
+    return None
+
+
 def check_references(ds: Dataset, uid: str, image_uid: str, frame: int) -> None:
     """The state must be a GSPS and list the image (and frame) in its Referenced Series
     Sequence (C.11.11 Presentation State Relationship)."""

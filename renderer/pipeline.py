@@ -13,10 +13,11 @@ from renderer.animation import frame_delays
 from renderer.color import render_color
 from renderer.decode import GRAYSCALE
 from renderer.encode import encode, encode_gif
-from renderer.errors import OutputTooLarge
+from renderer.errors import OutputTooLarge, PresentationOf
 from renderer.fetch import HttpSource, RenderSource, fetch
 from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
+from renderer.gsps import referenced_image
 from renderer.header import Header, describe
 from renderer.kinds import Kind, check_offered, kind_of
 from renderer.lut import Lut
@@ -78,6 +79,10 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         # The lean reader takes only plain images; otherwise pydicom says what the object is.
         kind = Kind.IMAGE if file.plain is not None else kind_of(file.dataset(), file.size)
         check_offered(kind, params.output)
+        if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
+            image_uid = referenced_image(file.dataset())
+            if image_uid is not None:
+                raise PresentationOf(image_uid)
         if kind is not Kind.IMAGE:
             return render_object(kind, file.dataset(), params)
         header = file.header(params.frame, params.max_pixels)

@@ -21,7 +21,7 @@ from router.keys import ACCESS, SERVICE
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
-from router.views import image_response
+from router.views import image_response, render_image
 from router.wado_uri import OUTPUTS
 
 ROOT = "/dicom-web/studies/{study}"
@@ -117,7 +117,7 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
         instance = await service.store.locate(instance_uid, study, series)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
     params = render_params(service, query, frame, thumbnail)
-    image, source = await service.image(instance, params)
+    image, source = await render_image(request, instance, params)
     response = image_response(request, image, source)
     response.headers["Vary"] = "Accept"
     return response

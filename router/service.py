@@ -83,6 +83,8 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._sizes: BoundedDict[str, tuple[int, int, float]] = BoundedDict(200_000)
+        # A presentation state's UID -> the image it shows (learnt from a worker, router.views).
+        self.followed: BoundedDict[str, str] = BoundedDict(100_000)
         self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
         self.defaults = RenderParams(

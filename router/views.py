@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from renderer.errors import PresentationOf
 from renderer.params import PresentationRef, RenderParams
 from router import wado_uri
 from router.cache import CachedImage
@@ -50,8 +51,30 @@ async def wado(request: web.Request) -> web.Response:
     params = wado_uri.render_params(query, service.defaults)
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)
-    image, source = await service.image(instance, params)
+    image, source = await render_image(request, instance, params)
     return image_response(request, image, source)
+
+
+async def render_image(
+    request: web.Request, instance: Instance, params: RenderParams
+) -> tuple[CachedImage, str]:
+    """The render of an instance and where it came from. A Grayscale Softcopy Presentation State
+    asked for as an image shows the (first) image it references, rendered through it: the
+    worker, which reads the state, names that image once (PresentationOf), then it is
+    remembered, so the state's own URL costs no extra worker trip."""
+    service = request.app[SERVICE]
+    image_uid = service.followed.get(instance.object_uid)
+    if image_uid is None:
+        try:
+            return await service.image(instance, params)
+        except PresentationOf as shown:
+            image_uid = shown.reason
+            service.followed.put(instance.object_uid, image_uid)
+    image = await service.store.locate(image_uid, None, None)
+    await request.app[ACCESS].authorize(service.store, image)
+    source = await service.store.render_source(instance)
+    ref = PresentationRef(instance.object_uid, image.object_uid, source)
+    return await service.image(image, replace(params, presentation=ref, animate=False))
 
 
 async def presentation(

@@ -175,3 +175,20 @@ def test_each_state_is_cached_apart(server: Wadofarm, files: Files) -> None:
     assert other.headers["x-wadofarm-cache"] == "render"
     assert len({first.body, other.body, plain.body}) == 3
     assert wado(server, files, presentationUID=files.uid("inverse"), **box).body == other.body
+
+
+def test_the_state_itself_renders_its_image(server: Wadofarm, files: Files) -> None:
+    """DICOMweb's rendered resource of a presentation state instance (and WADO-URI's render of
+    one) is the image it references, through it; the second time, straight from the cache."""
+    state = pydicom.dcmread(files.rotated, stop_before_pixels=True)
+    url = (
+        f"{server.url}/dicom-web/studies/{state.StudyInstanceUID}/series/"
+        f"{state.SeriesInstanceUID}/instances/{state.SOPInstanceUID}/rendered"
+    )
+    first = get(url, params={"accept": "image/png"})
+    assert first.status == 200, first.text
+    assert np.array_equal(decode(first.body), direct(files, "rotated"))
+    again = get(url, params={"accept": "image/png"})
+    assert again.headers["x-wadofarm-cache"] == "L1" and again.body == first.body
+    uri = wado(server, files, "rotated")
+    assert uri.status == 200 and np.array_equal(decode(uri.body), direct(files, "rotated"))
