@@ -57,10 +57,6 @@ class BoundedDict(Generic[K, V]):
     def pop(self, key: K) -> None:
         self._data.pop(key, None)
 
-    def remove_where(self, predicate: Callable[[K], bool]) -> None:
-        for key in [k for k in self._data if predicate(k)]:
-            del self._data[key]
-
     def __len__(self) -> int:
         return len(self._data)
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import RenderError
+from renderer.errors import RenderError, SourceMissing
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.pool import RenderPool
 from renderer.viewport import flips, layout
@@ -118,6 +118,9 @@ class RenderService:
         source = await self.store.render_source(instance)
         try:
             result: RenderResult = await self.pool.render(source, params)
+        except SourceMissing:
+            self.store.forget(instance)
+            raise
         except RenderError as error:
             self.quarantine.add(instance.object_uid, error)
             raise

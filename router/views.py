@@ -13,7 +13,7 @@ from router import wado_uri
 from router.cache import CachedImage
 from router.errors import NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
-from router.stores import Instance
+from router.stores import Download, Instance
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -39,15 +39,31 @@ def image_response(request: web.Request, image: CachedImage, source: str) -> web
     return web.Response(body=image.body, headers=headers)
 
 
-async def wado(request: web.Request) -> web.Response:
+async def send_file(request: web.Request, download: Download) -> web.StreamResponse:
+    """The stored file as it comes from the store, a chunk at a time: a 1 GB object costs the
+    router a chunk of memory per client, not a gigabyte."""
+    try:
+        response = web.StreamResponse(headers={"Content-Type": wado_uri.DICOM})
+        if download.size is not None:
+            response.content_length = download.size
+        await response.prepare(request)
+        if request.method != "HEAD":
+            async for chunk in download.chunks:
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        await download.close()
+
+
+async def wado(request: web.Request) -> web.StreamResponse:
     """GET /wado: WADO-URI retrieve, rendered or as the stored DICOM file."""
     query = wado_uri.parse(request.query)
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
     if query.media_type == wado_uri.DICOM:
-        body = await service.store.read(instance)
-        return web.Response(body=body, content_type=wado_uri.DICOM)
+        return await send_file(request, await service.store.download(instance))
     params = wado_uri.render_params(query, service.defaults)
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)

@@ -4,6 +4,7 @@ either its bytes or a path that a render worker may read itself, and lists what 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,6 +15,19 @@ from renderer.fetch import RenderSource
 class Instance:
     object_uid: str
     key: str  # the store's own handle: an Orthanc ID or a file path
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A stored file on its way to a client, in chunks, never whole in the router's memory.
+    `close` frees what it holds (a file, a connection); call it however the sending ends."""
+
+    size: int | None  # bytes, when the store knows
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]]
+
+
+CHUNK = 1 << 18  # bytes read from a store per step of a download (per client in memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +84,9 @@ class Store(Protocol):
         """The instance, or NotFound when it is missing or its parents do not match."""
         ...
 
-    async def read(self, instance: Instance) -> bytes:
-        """The stored file, byte for byte."""
+    async def download(self, instance: Instance) -> Download:
+        """The stored file, byte for byte, streamed; NotFound (or the store's error) is raised
+        here, before the first byte."""
         ...
 
     async def render_source(self, instance: Instance) -> RenderSource:
@@ -93,6 +108,11 @@ class Store(Protocol):
     async def check_access(self, instance: Instance) -> None:
         """Whether the client this request is made for may read the instance (--auth forward);
         raises Unauthorized, Forbidden or NotFound. Stores without users of their own allow."""
+        ...
+
+    def forget(self, instance: Instance) -> None:
+        """The instance was not found where the store said (a 404 during a render): drop what
+        is remembered about where it is, so the next request looks again."""
         ...
 
     async def ready(self) -> bool:

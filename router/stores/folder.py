@@ -8,14 +8,19 @@ import os
 import stat
 import time
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 from pydicom.tag import Tag
 
+from renderer.errors import RenderError
+from renderer.local_file import open_nofollow
 from router.errors import NotFound
 from router.stores import (
+    CHUNK,
+    Download,
     Instance,
     InstanceSummary,
     SeriesSummary,
@@ -121,20 +126,34 @@ def still_inside(instance: Instance) -> None:
         raise NotFound(f"instance {instance.object_uid} is no longer readable") from None
 
 
-def read_inside(instance: Instance) -> bytes:
-    """Read the indexed file itself: checked, then opened without following a symlink, and the
-    opened file compared with the checked one (no swap in between)."""
+def open_inside(instance: Instance) -> tuple[int, int]:
+    """The indexed file itself, opened for reading: checked, then opened without following a
+    symlink anywhere on its path (renderer.local_file), so nothing can be swapped in between.
+    A descriptor and the file's size."""
     still_inside(instance)
     try:
-        fd = os.open(instance.key, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        raise NotFound(f"instance {instance.object_uid} is no longer readable") from None
-    with os.fdopen(fd, "rb") as fh:
-        opened = os.fstat(fh.fileno())
-        checked = os.stat(instance.key, follow_symlinks=False)
-        if (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
-            raise NotFound(f"instance {instance.object_uid} is no longer inside the folder")
-        return fh.read()
+        fd = open_nofollow(instance.key)
+    except RenderError as exc:
+        raise NotFound(f"instance {instance.object_uid}: {exc.reason}") from None
+    return fd, os.fstat(fd).st_size
+
+
+def _download(fd: int, size: int) -> Download:
+    closed = False
+
+    async def chunks() -> AsyncIterator[bytes]:
+        offset = 0
+        while not closed and (chunk := await asyncio.to_thread(os.pread, fd, CHUNK, offset)):
+            offset += len(chunk)
+            yield chunk
+
+    async def close() -> None:
+        nonlocal closed
+        if not closed:
+            closed = True
+            os.close(fd)
+
+    return Download(size, chunks(), close)
 
 
 class FolderStore:
@@ -164,8 +183,8 @@ class FolderStore:
             raise NotFound(f"instance {object_uid} is not in series {series_uid}")
         return Instance(object_uid, entry.path)
 
-    async def read(self, instance: Instance) -> bytes:
-        return await asyncio.to_thread(read_inside, instance)
+    async def download(self, instance: Instance) -> Download:
+        return _download(*await asyncio.to_thread(open_inside, instance))
 
     async def render_source(self, instance: Instance) -> str:
         """The path, for the worker to read, once it is checked to still be the regular file
@@ -226,6 +245,9 @@ class FolderStore:
 
     async def check_access(self, instance: Instance) -> None:
         return None
+
+    def forget(self, instance: Instance) -> None:
+        return None  # the index is the scan; a file gone from it is refused by its path
 
     async def ready(self) -> bool:
         return True

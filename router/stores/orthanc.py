@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,8 @@ from router.auth import forwarded
 from router.cache import BoundedDict
 from router.errors import Forbidden, NotFound, Unauthorized, UpstreamError, UpstreamTimeout
 from router.stores import (
+    CHUNK,
+    Download,
     Instance,
     InstanceSummary,
     SeriesSummary,
@@ -76,7 +78,11 @@ class OrthancStore:
         self._authorization = aiohttp.BasicAuth(user, password or "").encode() if user else None
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
-        self._ids: BoundedDict[tuple[str, str | None, str | None], str] = BoundedDict(map_entries)
+        # SOP Instance UID -> (study, series as asked, None if not) -> Orthanc ID: indexed by the
+        # UID first, so forgetting an instance is one pop, not a scan of the map.
+        self._ids: BoundedDict[str, dict[tuple[str | None, str | None], str]] = BoundedDict(
+            map_entries
+        )
         self._listed: BoundedDict[tuple[str, str], bool] = BoundedDict(10_000)  # series mapped
         self._listing: dict[tuple[str, str], asyncio.Future[list[InstanceSummary]]] = {}
         self._observe = observe
@@ -139,21 +145,7 @@ class OrthancStore:
                     method, url, data=data, headers=headers
                 ) as response:
                     payload = await response.read()
-                    if client is not None and response.status in (401, 403):
-                        _refuse_client(response.status, response.headers)
-                    if response.status == 401 or response.status == 403:
-                        logger.error(
-                            "Orthanc at %s refused wadofarm's credentials (HTTP %d)",
-                            self.shown,
-                            response.status,
-                        )
-                        raise UpstreamError(
-                            f"Orthanc refused the credentials (HTTP {response.status})"
-                        )
-                    if response.status == 404:
-                        raise NotFound(f"Orthanc has no such resource ({path})")
-                    if response.status >= 400:
-                        raise UpstreamError(f"Orthanc answered HTTP {response.status} for {path}")
+                    self._check(response, path, client is not None)
                     return payload
             except aiohttp.ServerDisconnectedError:
                 if attempt == 2:
@@ -168,14 +160,61 @@ class OrthancStore:
                 ) from None
         raise AssertionError("unreachable")
 
+    def _check(self, response: aiohttp.ClientResponse, path: str, forwarding: bool) -> None:
+        """Orthanc's error status as wadofarm's error."""
+        status = response.status
+        if forwarding and status in (401, 403):
+            _refuse_client(status, response.headers)
+        if status == 401 or status == 403:
+            logger.error(
+                "Orthanc at %s refused wadofarm's credentials (HTTP %d)", self.shown, status
+            )
+            raise UpstreamError(f"Orthanc refused the credentials (HTTP {status})")
+        if status == 404:
+            raise NotFound(f"Orthanc has no such resource ({path})")
+        if status >= 400:
+            raise UpstreamError(f"Orthanc answered HTTP {status} for {path}")
+
+    async def _open(self, path: str) -> aiohttp.ClientResponse:
+        """A GET whose body is read by the caller as it comes (and released by it): no total
+        time limit, but each connect and each read waits at most --upstream-timeout."""
+        url = self.base.with_path(self.base.path.rstrip("/") + path)
+        authorization = self._credentials()
+        headers = {"Authorization": authorization} if authorization else {}
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=self.timeout
+        )
+        for attempt in (1, 2):
+            try:
+                response = await self.session.get(url, headers=headers, timeout=timeout)
+            except aiohttp.ServerDisconnectedError:
+                if attempt == 2:
+                    raise UpstreamError(f"Orthanc at {self.shown} closed the connection") from None
+                continue
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"Orthanc at {self.shown} did not answer within {self.timeout:g}s"
+                ) from None
+            except aiohttp.ClientConnectionError as exc:
+                raise UpstreamError(
+                    f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}"
+                ) from None
+            try:
+                self._check(response, path, forwarded.get() is not None)
+            except BaseException:
+                response.release()
+                raise
+            return response
+        raise AssertionError("unreachable")
+
     async def locate(
         self, object_uid: str, study_uid: str | None, series_uid: str | None
     ) -> Instance:
-        key = (object_uid, study_uid, series_uid)
-        orthanc_id = self._ids.get(key)
+        key = (study_uid, series_uid)
+        orthanc_id = (self._ids.get(object_uid) or {}).get(key)
         if orthanc_id is None and study_uid and series_uid:
             await self._prefetch(study_uid, series_uid)
-            orthanc_id = self._ids.get(key)
+            orthanc_id = (self._ids.get(object_uid) or {}).get(key)
         if orthanc_id is None:
             query = {"SOPInstanceUID": object_uid}
             if study_uid:
@@ -199,7 +238,7 @@ class OrthancStore:
             orthanc_id = found[0]
             if not ORTHANC_ID.fullmatch(orthanc_id):  # it goes into URL paths next
                 raise UpstreamError(f"Orthanc answered a malformed ID {orthanc_id[:60]!r}")
-            self._ids.put(key, orthanc_id)
+            self._remember(object_uid, key, orthanc_id)
         return Instance(object_uid, orthanc_id)
 
     async def _prefetch(self, study_uid: str, series_uid: str) -> None:
@@ -221,12 +260,36 @@ class OrthancStore:
             await asyncio.shield(task)
         self._listed.put(series, True)
 
-    async def read(self, instance: Instance) -> bytes:
+    async def download(self, instance: Instance) -> Download:
+        """The file streamed from Orthanc as it arrives, as the pass-through does."""
+        started, error = time.monotonic(), None
         try:
-            return await self._request("GET", f"/instances/{instance.key}/file", operation="file")
+            response = await self._open(f"/instances/{instance.key}/file")
         except NotFound:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
+        except UpstreamError as exc:
+            error = "timeout" if isinstance(exc, UpstreamTimeout) else "error"
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe("file", time.monotonic() - started, error)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    yield chunk
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"Orthanc at {self.shown} stopped sending for {self.timeout:g}s"
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(f"Orthanc at {self.shown} failed: {exc!r}") from None
+
+        async def close() -> None:
+            response.release()
+
+        return Download(response.content_length, chunks(), close)
 
     async def render_source(self, instance: Instance) -> HttpSource:
         """The worker fetches the file itself, on its own keep-alive connection."""
@@ -246,8 +309,22 @@ class OrthancStore:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
 
+    def _remember(
+        self, object_uid: str, parents: tuple[str | None, str | None], orthanc_id: str
+    ) -> None:
+        known = self._ids.get(object_uid)
+        if known is None or orthanc_id not in known.values():
+            known = {}  # a new ID for the UID (deleted and stored again): the old ones are stale
+        self._ids.put(object_uid, known | {parents: orthanc_id})
+
     def _forget(self, instance: Instance) -> None:
-        self._ids.remove_where(lambda key: key[0] == instance.object_uid)
+        self._ids.pop(instance.object_uid)
+
+    def forget(self, instance: Instance) -> None:
+        """Orthanc no longer has this instance under the ID we knew (a 404 for it): the next
+        request looks the UID up again, so an instance stored again renders without a
+        restart."""
+        self._forget(instance)
 
     async def ready(self) -> bool:
         try:
@@ -317,8 +394,8 @@ class OrthancStore:
             if not ORTHANC_ID.fullmatch(str(item.get("ID", ""))):
                 continue
             # The listing names each instance's Orthanc ID: the next locate is free.
-            self._ids.put((object_uid, None, None), str(item["ID"]))
-            self._ids.put((object_uid, study_uid, series_uid), str(item["ID"]))
+            self._remember(object_uid, (None, None), str(item["ID"]))
+            self._remember(object_uid, (study_uid, series_uid), str(item["ID"]))
             found.append(
                 InstanceSummary(
                     object_uid,

@@ -1,5 +1,5 @@
 """The Orthanc store maps a whole series in one find when its first instance is asked for: the
-rest of the series is then located without asking Orthanc at all."""
+rest of the series is then located without asking Orthanc at all; a 404 forgets a stale entry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from pydicom.uid import generate_uid
 from router.errors import NotFound, UpstreamTimeout
 from router.stores.orthanc import OrthancStore
 from tests.support import corpus
+from tests.support.http import get, request
 from tests.support.orthanc import Orthanc
+from tests.support.server import Wadofarm
 
 
 def one_series(folder: Path, count: int) -> tuple[str, str, list[str], list[Path]]:
@@ -56,3 +58,36 @@ async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
     finally:
         await store.close()
         server.stop()
+
+
+def test_an_instance_deleted_and_stored_again_renders_without_a_restart(tmp_path: Path) -> None:
+    """The render that meets Orthanc's 404 for a deleted instance forgets its UID -> ID entry,
+    so the instance stored again (under a new Orthanc ID: another patient) renders at once."""
+    orthanc = Orthanc(tmp_path / "orthanc").start()
+    # No frame cache: it would keep showing the deleted instance (as the README says).
+    flags = ["--orthanc", orthanc.url, "--workers", "1", "--frame-cache-mb", "0"]
+    server = Wadofarm(flags, tmp_path / "w.log")
+    try:
+        ds = pydicom.dcmread(corpus.sample("CT_small.dcm").path)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+        ds.PatientID = "FIRST"
+        ds.save_as(tmp_path / "first.dcm")
+        ds.PatientID = "SECOND"  # another patient: another Orthanc ID for the same UID
+        ds.save_as(tmp_path / "second.dcm")
+        first = orthanc.upload(tmp_path / "first.dcm")["ID"]
+        server.start()
+        wado = {"requestType": "WADO", "objectUID": str(ds.SOPInstanceUID)}
+        assert get(server.url + "/wado", params={**wado, "rows": "20"}).status == 200
+        assert request("DELETE", f"{orthanc.url}/instances/{first}").status == 200
+        gone = get(server.url + "/wado", params={**wado, "rows": "21"})
+        assert gone.status == 404, gone.text
+        second = orthanc.upload(tmp_path / "second.dcm")["ID"]
+        assert second != first
+        again = get(server.url + "/wado", params={**wado, "rows": "22"})
+        assert again.status == 200, again.text
+        whole = get(server.url + "/wado", params={**wado, "contentType": "application/dicom"})
+        assert whole.status == 200 and b"SECOND" in whole.body
+    finally:
+        server.stop()
+        orthanc.stop()
