@@ -172,7 +172,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     gallery.add_routes(app)
     paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
     if config.orthanc_url and config.proxy:
-        app[PROXY] = Proxy(config.orthanc_url, config.upstream_timeout, metrics)
+        app[PROXY] = Proxy(config.orthanc_url, config.upstream_timeout, metrics, config.public_url)
         app.cleanup_ctx.append(proxy_ctx)
         # Last, and matched last: only what no route above serves goes through.
         app.router.add_route("*", "/{tail:.*}", app[PROXY].forward, name=PROXY_ROUTE)

@@ -212,6 +212,13 @@ class Config:
         maximum=4096,
     )
     proxy: bool = setting(True, "pass requests wadofarm does not serve through to Orthanc")
+    public_url: str | None = setting(
+        None,
+        "the root URL clients reach wadofarm at, e.g. https://images.example: Orthanc writes the "
+        "URLs in its answers with it (default: each request's Host and scheme)",
+        metavar="URL",
+        schemes=("http", "https"),
+    )
     prewarm: bool = setting(
         False,
         "follow Orthanc's change feed and render each new stable series' thumbnails into the "

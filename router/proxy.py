@@ -59,7 +59,22 @@ def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
 
 
 class Proxy:
-    def __init__(self, upstream: str, timeout: float, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        timeout: float,
+        metrics: Metrics | None = None,
+        public_url: str | None = None,
+    ) -> None:
+        # --public-url: the scheme and host:port clients reach wadofarm at, whatever a request
+        # says (behind a TLS proxy; clients that send Host without the port, as
+        # dicomweb-client does). None: each request's own.
+        self._public: tuple[str, str] | None = None
+        if public_url:
+            public = URL(public_url)
+            host = f"[{public.raw_host}]" if ":" in (public.raw_host or "") else public.raw_host
+            port = f":{public.explicit_port}" if public.explicit_port else ""
+            self._public = (public.scheme, f"{host}{port}")
         base = URL(upstream)
         self.base = base.with_user(None).with_password(None)
         # Orthanc's root, with its path prefix if it has one: each request's path goes after it.
@@ -102,14 +117,14 @@ class Proxy:
         for name in REPLACED:
             headers.popall(name, None)
         remote = request.remote or "unknown"
-        host = self._public_host(request)
+        scheme, host = self._public or (request.scheme, self._public_host(request))
         node = f'"[{remote}]"' if ":" in remote else remote  # RFC 7239 6: IPv6 in quotes
-        forwarded = f"for={node};proto={request.scheme}"
+        forwarded = f"for={node};proto={scheme}"
         if host:
             forwarded += f";host={host}"
             headers["X-Forwarded-Host"] = host
         headers["Forwarded"] = forwarded
-        headers["X-Forwarded-Proto"] = request.scheme
+        headers["X-Forwarded-Proto"] = scheme
         earlier = headers.popall("X-Forwarded-For", [])
         headers["X-Forwarded-For"] = ", ".join([*earlier, remote])
         return headers
