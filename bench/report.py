@@ -138,11 +138,12 @@ def several_routers(points: list[dict[str, Any]]) -> list[str]:
         "",
         "Each row a freshly started wadofarm, warmed up, then driven at the row's connections. "
         "Hit rate: render-cache hits over look-ups during the row (and from the fresh start, "
-        "warm-up included). CPU in ms per answered request; the load generator (client) runs "
-        "on the same cores: its share is the `client cores` column.",
+        "warm-up included). CPU in ms per answered request; the load generator runs on the "
+        "same cores (`wrk` where installed, else the suite's Python client): its share is the "
+        "`client cores` column.",
         "",
         "| scenario | routers | conns | req/s | x 1 router | p50 / p95 / p99 / max ms | "
-        "hit rate (fresh) | CPU ms/req routers+workers+Orthanc | client ms/req | "
+        "hit rate (fresh) | CPU ms/req routers+workers+Orthanc | load generator ms/req | "
         "client cores | errors | load |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -158,7 +159,8 @@ def several_routers(points: list[dict[str, Any]]) -> list[str]:
         c = p["cpu_ms"]
         out.append(
             f"| {p['scenario']} | {p['routers']} | {p['concurrency']} | {p['rps']:.0f} | "
-            f"{ratio} | {_lat(p)} | {shown} | {_cpu(p)} | {c.get('client', 0):.3f} | "
+            f"{ratio} | {_lat(p)} | {shown} | {_cpu(p)} | "
+            f"{p.get('load_generator', 'python')} {c.get('client', 0):.3f} | "
             f"{client_cores(p):.2f} | {p['errors']} | {p['load1']:.1f} |"
         )
     return out

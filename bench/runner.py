@@ -21,7 +21,7 @@ from typing import Any
 
 import uvloop
 
-from bench import ceiling, cpu, procs, series
+from bench import ceiling, cpu, procs, series, wrk
 from bench.load import Load, Outcome, Target, closed_loop, open_loop
 from bench.points import CONNECTIONS
 from bench.progress import Progress
@@ -81,6 +81,7 @@ class Point:
     routers: int = 1  # wadofarm's router processes
     hit_rate: float | None = None  # render-cache hits / lookups during the row (routers_*)
     hit_rate_fresh: float | None = None  # the same from a fresh server, its warm-up included
+    load_generator: str = "python"  # bench.load's client, or "wrk" (bench.wrk)
 
 
 @dataclass(slots=True)
@@ -148,8 +149,6 @@ def _point(
     load: Load,
     outcome: Outcome,
     cpu_s: dict[str, float],
-    routers: int = 1,
-    hit_rate: float | None = None,
 ) -> Point:
     h = outcome.histogram
     done = max(1, outcome.requests)
@@ -171,8 +170,6 @@ def _point(
         mean_bytes=round(outcome.body_bytes / done),
         cpu_ms={role: round(1000 * seconds / done, 4) for role, seconds in cpu_s.items()},
         load1=round(cpu.load_average()[0], 2),
-        routers=routers,
-        hit_rate=hit_rate,
     )
 
 
@@ -284,19 +281,58 @@ class Bench:
                     warmed = cache_lookups(wadofarm.url)
                     load = Load("closed", connections, o.duration, o.max_requests)
                     roles = self.roles(wadofarm, orthanc)
-                    outcome, used = self.drive(wadofarm.port, target, load, roles)
+                    if wrk.available():
+                        point = self.drive_wrk(s, wadofarm.port, target, load, roles)
+                    else:
+                        outcome, used = self.drive(wadofarm.port, target, load, roles)
+                        point = _point(s, "wadofarm", load, outcome, used)
                     time.sleep(MIRRORED)
                     after = cache_lookups(wadofarm.url)
                 finally:
                     wadofarm.stop()
-                point = _point(s, "wadofarm", load, outcome, used, count, hit_rate(warmed, after))
-                point = dataclasses.replace(point, hit_rate_fresh=hit_rate(fresh, after))
+                point = dataclasses.replace(
+                    point,
+                    routers=count,
+                    hit_rate=hit_rate(warmed, after),
+                    hit_rate_fresh=hit_rate(fresh, after),
+                )
                 record(point)
                 if self.progress is not None:
+                    client = point.cpu_ms.get("client", 0) * point.rps / 1000
                     self.progress.step(
                         f"{variant.name} {count} router(s): {point.rps:.0f} req/s, "
-                        f"client {used.get('client', 0) / max(outcome.elapsed, 1e-9):.2f} cores"
+                        f"{point.load_generator} {client:.2f} cores"
                     )
+
+    def drive_wrk(
+        self, s: Scenario, port: int, target: Target, load: Load, roles: list[cpu.Role]
+    ) -> Point:
+        """A closed-loop row driven by wrk; the client's CPU is wrk's own."""
+        meter = cpu.CpuMeter([role for role in roles if role.name != "client"])
+        meter.start()
+        w = wrk.drive(port, target, load.concurrency, load.duration)
+        used = by_role({**meter.stop(), "client": w.cpu_seconds})
+        done = max(1, w.requests)
+        return Point(
+            scenario=s.name,
+            server="wadofarm",
+            mode=load.mode,
+            concurrency=load.concurrency,
+            rate=load.rate,
+            requests=w.requests,
+            errors=w.errors,
+            statuses={},
+            elapsed=round(w.elapsed, 3),
+            rps=round(w.requests / w.elapsed, 1) if w.elapsed else 0.0,
+            p50_ms=w.p50_ms,
+            p95_ms=w.p95_ms,
+            p99_ms=w.p99_ms,
+            max_ms=w.max_ms,
+            mean_bytes=round(w.body_bytes / done),
+            cpu_ms={role: round(1000 * seconds / done, 4) for role, seconds in used.items()},
+            load1=round(cpu.load_average()[0], 2),
+            load_generator="wrk",
+        )
 
     def close(self) -> None:
         self.loop.close()

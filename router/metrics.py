@@ -5,30 +5,32 @@ keep their own counters, read only when Prometheus scrapes (a collector), so the
 nothing for them.
 
 With several routers on one port (router.supervisor), prometheus_client's multiprocess mode adds
-them up: every router writes its request counters to files in one folder, copies its cache, pool
-and prewarmer counters there every MIRROR_INTERVAL (and just before it answers /metrics itself),
-and whichever router is scraped reads every file. The other routers' cache and pool figures are
-then up to MIRROR_INTERVAL old.
+them up: every router copies all its figures to its own files in one folder every
+MIRROR_INTERVAL (and just before it answers /metrics itself), in the format of prometheus_client's
+multiprocess values, and whichever router is scraped reads every file (MultiProcessCollector).
+The other routers' figures are then up to MIRROR_INTERVAL old; in exchange a request costs no
+more than with one router (a multiprocess value writes its file on every increment: ~10 us a
+request here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Literal
 
 from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     disable_created_metrics,
     multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.registry import Collector
 
 from router.errors import Handler
@@ -41,14 +43,13 @@ MIRROR_INTERVAL = 1.0  # seconds between copies of a router's snapshot to the sh
 
 
 class Metrics:
-    """`shared_dir`: prometheus_client's multiprocess folder, when several routers share a port
-    (the variable PROMETHEUS_MULTIPROC_DIR must name it before prometheus_client is imported)."""
+    """`shared_dir`: the folder of every router's figures, when several routers share a port."""
 
     def __init__(self, shared_dir: str | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created: noise
         self.shared_dir = shared_dir
-        self._mirror = _Mirror() if shared_dir else None
         self.registry = CollectorRegistry()
+        self._mirror = _Mirror(self.registry, shared_dir) if shared_dir else None
         self.requests = Counter(
             "wadofarm_http_requests",
             "HTTP requests answered, by route, method and status",
@@ -83,10 +84,7 @@ class Metrics:
 
     def watch(self, read: Callable[[], dict[str, float]]) -> None:
         """Expose the counters and gauges `read` returns at each scrape."""
-        if self._mirror is not None:
-            self._mirror.reads.append(read)
-        else:
-            self.registry.register(_SnapshotCollector(read))
+        self.registry.register(_SnapshotCollector(read))
 
     def exposition(self) -> bytes:
         if self.shared_dir is None or self._mirror is None:
@@ -155,41 +153,54 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
 
 # How the routers' gauges add up: a figure of the whole server is the sum over the live routers;
 # Redis is up only if every router reaches it; the prewarmer runs in router 1 only.
-GaugeMode = Literal["livesum", "livemin", "livemax"]
-GAUGE_MODES: dict[str, GaugeMode] = {
-    "wadofarm_l2_up": "livemin",
-    "wadofarm_prewarm_last_seq": "livemax",
-}
+GAUGE_MODES = {"wadofarm_l2_up": "livemin", "wadofarm_prewarm_last_seq": "livemax"}
 
 
 class _Mirror:
-    """The snapshot counters and gauges as prometheus_client multiprocess metrics: counters
-    advance by what they gained since the last copy, gauges are set."""
+    """This router's figures, as its files among every router's: each sample written as
+    prometheus_client's multiprocess values are (one file per type and process, histogram
+    buckets not cumulative, no _count), so that MultiProcessCollector adds them up."""
 
-    def __init__(self) -> None:
-        self.reads: list[Callable[[], dict[str, float]]] = []
-        self._counters: dict[str, tuple[Counter, float]] = {}
-        self._gauges: dict[str, Gauge] = {}
+    def __init__(self, registry: CollectorRegistry, folder: str) -> None:
+        self.registry = registry
+        self.folder = folder
+        self._files: dict[str, MmapedDict] = {}
+
+    def _file(self, prefix: str) -> MmapedDict:
+        if prefix not in self._files:
+            path = os.path.join(self.folder, f"{prefix}_{os.getpid()}.db")
+            self._files[prefix] = MmapedDict(path)  # type: ignore[no-untyped-call]
+        return self._files[prefix]
 
     def copy(self) -> None:
-        for read in self.reads:
-            for name, value in read().items():
-                help_text, kind = SNAPSHOT_METRICS[name]
-                if kind == "counter":
-                    counter, last = self._counters.get(name) or (
-                        Counter(name, help_text, registry=None),
-                        0.0,
-                    )
-                    if value > last:
-                        counter.inc(value - last)
-                    self._counters[name] = (counter, max(value, last))
-                else:
-                    gauge = self._gauges.get(name)
-                    if gauge is None:
-                        mode: GaugeMode = GAUGE_MODES.get(name, "livesum")
-                        gauge = Gauge(name, help_text, registry=None, multiprocess_mode=mode)
-                        self._gauges[name] = gauge
-                    gauge.set(value)
+        for family in self.registry.collect():
+            if family.type == "gauge":
+                prefix = "gauge_" + GAUGE_MODES.get(family.name, "livesum")
+            elif family.type in ("counter", "histogram"):
+                prefix = family.type
+            else:
+                continue
+            out = self._file(prefix)
+            below: dict[tuple[tuple[str, str], ...], float] = {}  # a histogram's last bucket
+            for sample in family.samples:
+                labels = sample.labels
+                if family.type == "histogram":
+                    if sample.name.endswith("_count"):
+                        continue  # the collector counts the buckets
+                    if sample.name.endswith("_bucket"):  # cumulative here, not in the files
+                        others = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+                        value = sample.value - below.get(others, 0.0)
+                        below[others] = sample.value
+                        self._write(out, family, sample.name, labels, value)
+                        continue
+                self._write(out, family, sample.name, labels, sample.value)
+
+    @staticmethod
+    def _write(
+        out: MmapedDict, family: Metric, name: str, labels: dict[str, str], value: float
+    ) -> None:
+        key = mmap_key(family.name, name, list(labels), list(labels.values()), family.documentation)
+        out.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
 
 
 class _SnapshotCollector(Collector):

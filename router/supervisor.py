@@ -10,9 +10,9 @@ one socket that every worker accepts from, has no notion of a worker's number (e
 here drives its own numbered share of the render workers), and would add a dependency and a
 configuration language for what is a hundred lines here.
 
-/metrics adds up across routers through prometheus_client's multiprocess mode: each router
-writes its counters to files in one temporary folder per server (PROMETHEUS_MULTIPROC_DIR), and
-whichever router is asked reads them all.
+/metrics adds up across routers through prometheus_client's multiprocess format: each router
+copies its figures to files in one temporary folder per server (router.metrics), and whichever
+router is asked reads them all.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ RESTART_DELAY_MAX = 5.0  # a router that keeps dying at start is retried at most
 QUICK_DEATH = 5.0  # seconds: a router that dies sooner is restarted after a growing delay
 # A router drains its requests (SHUTDOWN_TIMEOUT), then its render pool (up to 10 s).
 STOP_GRACE = SHUTDOWN_TIMEOUT + 15.0
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
 
 
 @dataclass(slots=True)
@@ -83,8 +82,6 @@ class Supervisor:
         port = held[0].getsockname()[1]  # --port 0: the one the kernel picked, for every router
         config = dataclasses.replace(self.config, port=port)
         metrics_dir = tempfile.mkdtemp(prefix="wadofarm-metrics-")
-        # Set before any router imports prometheus_client: its counters then write to files.
-        os.environ[METRICS_ENV] = metrics_dir
         for sig in HANDLED_SIGNALS:
             signal.signal(sig, self._signalled)
         try:
@@ -99,7 +96,7 @@ class Supervisor:
             for router in self.routers:
                 self._start(config, router)
             while not self.should_exit.wait(CHECK_INTERVAL):
-                self._check(config)
+                self._check(config, metrics_dir)
             self._stop()
         finally:
             for sock in held:
@@ -122,7 +119,7 @@ class Supervisor:
         router.process = process
         router.started = time.monotonic()
 
-    def _check(self, config: Config) -> None:
+    def _check(self, config: Config, metrics_dir: str) -> None:
         """Replace every router that has died."""
         now = time.monotonic()
         for router in self.routers:
@@ -131,7 +128,7 @@ class Supervisor:
                 continue
             if process is not None:  # just found dead
                 process.join()
-                _forget_metrics(process.pid)
+                _forget_metrics(process.pid, metrics_dir)
                 lived = now - router.started
                 router.delay = (
                     min(max(router.delay * 2, 0.1), RESTART_DELAY_MAX) if lived < QUICK_DEATH else 0
@@ -202,11 +199,11 @@ def hold_port(host: str, port: int) -> list[socket.socket]:
     return held
 
 
-def _forget_metrics(pid: int | None) -> None:
+def _forget_metrics(pid: int | None, folder: str) -> None:
     """A dead router's gauges (cache bytes, workers alive) stop counting; its counters stay."""
     if pid is None:
         return
     from prometheus_client import multiprocess
 
     with contextlib.suppress(OSError):
-        multiprocess.mark_process_dead(pid, os.environ[METRICS_ENV])  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]

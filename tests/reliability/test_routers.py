@@ -141,6 +141,10 @@ def test_metrics_count_the_requests_of_every_router(two_routers: Wadofarm) -> No
     for _ in range(4):  # whichever router answers the scrape, it counts both routers' requests
         after = scrape(two_routers)
         assert after[key] - before.get(key, 0) == 2 * per_router
+        count = 'wadofarm_http_request_duration_seconds_count{route="/wado"}'
+        every = 'wadofarm_http_request_duration_seconds_bucket{le="+Inf",route="/wado"}'
+        assert after[count] - before.get(count, 0) == 2 * per_router
+        assert after[every] == after[count]
         hits = after["wadofarm_cache_hits_total"] - before.get("wadofarm_cache_hits_total", 0)
         misses = after["wadofarm_cache_misses_total"] - before.get("wadofarm_cache_misses_total", 0)
         assert hits + misses == 2 * per_router
