@@ -19,6 +19,7 @@ from renderer.modality import Modality, Rescale, modality_for_frame
 from renderer.overlay import OverlayPlane, read_planes
 from renderer.palette import Palette, palette_from
 from renderer.presentation import lut_shape
+from renderer.supplemental import supplemental_palette
 from renderer.voi import Voi, stored_voi
 
 IDENTITY = Rescale()
@@ -33,6 +34,8 @@ class Header:
     presentation: str = ""  # (2050,0020) Presentation LUT Shape, upper case
     palette: Palette | None = None
     overlays: tuple[OverlayPlane, ...] = ()
+    supplemental: Palette | None = None  # a grayscale image's Supplemental Palette Color LUT
+    icc: bytes | None = None  # a colour image's ICC Profile
 
 
 def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
@@ -41,17 +44,18 @@ def describe(ds: Elements, info: ImageInfo, frame: int) -> Header:
     stray Modality LUT renders as before."""
     signed = info.stored.signed
     overlays = read_planes(ds, info) if isinstance(ds, Dataset) else ()
-    if info.photometric == "PALETTE COLOR":
-        return Header(info, palette=palette_from(ds, signed=signed), overlays=overlays)
     if info.photometric not in GRAYSCALE:
-        return Header(info, overlays=overlays)
+        icc = ds.get("ICCProfile") or None
+        palette = palette_from(ds, signed=signed) if info.photometric == "PALETTE COLOR" else None
+        return Header(info, palette=palette, overlays=overlays, icc=bytes(icc) if icc else None)
     modality: Modality = IDENTITY
     if not any(keyword in ds for keyword in FLOAT_PIXELS):
         modality = modality_for_frame(ds, frame, signed=signed)
     # A VOI LUT's first mapped value is signed when modality values may be negative.
     negative = signed or (isinstance(modality, Rescale) and modality.intercept < 0)
     voi = stored_voi(ds, frame, signed=negative)
-    return Header(info, modality, voi, lut_shape(ds), overlays=overlays)
+    supplemental = supplemental_palette(ds, signed=signed)
+    return Header(info, modality, voi, lut_shape(ds), overlays=overlays, supplemental=supplemental)
 
 
 __all__ = ["Header", "describe"]

@@ -85,6 +85,8 @@ DECLINED = {
     0x00283010: "VOILUTSequence",
     0x52009229: "SharedFunctionalGroupsSequence",
     0x52009230: "PerFrameFunctionalGroupsSequence",
+    0x00281101: "RedPaletteColorLookupTableDescriptor",  # a Supplemental Palette, in grayscale
+    0x00282000: "ICCProfile",
 }
 OVERLAY_GROUPS = (0x6000, 0x601E)  # 60xx, even groups (PS3.3 C.9.2)
 KEYWORDS = frozenset(keyword for keyword, _ in ATTRIBUTES.values()) | frozenset(DECLINED.values())

@@ -19,6 +19,7 @@ from renderer.geometry import Plan, resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import referenced_image
 from renderer.header import Header, describe
+from renderer.icc import apply_icc
 from renderer.kinds import Kind, check_offered, kind_of
 from renderer.lut import Lut
 from renderer.modality import output_bits
@@ -27,6 +28,7 @@ from renderer.overlay import burn
 from renderer.params import DefaultWindow, OutputFormat, RenderParams, RenderResult
 from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
+from renderer.supplemental import apply_supplemental
 from renderer.viewport import apply_flips, layout
 from renderer.voi import fallback_window
 
@@ -54,8 +56,12 @@ def render_frame(
         if cached is None and key is not None and crop == geometry.crop:
             _keep(key, header, frame, photometric)
         image = render_grayscale(header, params, photometric, frame, crop)
+        if header.supplemental is not None:
+            image = apply_supplemental(image, frame[crop], header.supplemental, header.info.stored)
     else:
         image = render_color(header.palette, header.info.stored, photometric, frame, crop)
+        if header.icc is not None:
+            image = apply_icc(image, header.icc)
     if overlays:
         image = burn(image, overlays, params.frame, frame, crop)
     return apply_flips(resize(image, geometry.width, geometry.height), params)

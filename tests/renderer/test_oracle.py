@@ -45,6 +45,9 @@ BIG_ENDIAN_32 = (
 # Where the oracle cannot render a file or renders it wrongly, and why. The test checks that each
 # exception is still needed, so the list cannot outlive the problem it describes.
 EXCEPTIONS: dict[str, str] = {
+    "eCT_Supplemental.dcm": "Supplemental Palette Color LUT (Pixel Presentation COLOR): dcmtk "
+    "shows the image gray; we colour the stored values in the palette's range (PS3.3 "
+    "C.7.6.19). tests/renderer/test_colour.py checks the colours and the gray rest against dcmtk",
     "HTJ2KLossless_08_RGB.dcm": HTJ2K,
     "HTJ2K_08_RGB.dcm": HTJ2K,
     "parametric_map_float.dcm": "Float Pixel Data (7FE0,0008): dcmtk 3.6.7 does not read it "
