@@ -134,3 +134,7 @@ class RenderResult:
     def __post_init__(self) -> None:
         if not self.etag:
             object.__setattr__(self, "etag", etag_for(self.data))
+
+    # Whether a render of it without a window in the request takes the default window (a
+    # grayscale frame that stores none): the router keys such renders by the default too.
+    default_window: bool = True

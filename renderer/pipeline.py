@@ -127,6 +127,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         source_columns=info.columns,
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
+        default_window=info.photometric in GRAYSCALE and header.voi is None,
     )
 
 

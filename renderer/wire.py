@@ -39,8 +39,8 @@ JOB = struct.Struct("!Q")  # the pickled job's length
 
 READY, RESULT, ERROR = 0, 1, 2  # reply kinds
 # kind, job id, body length; then a result's output, width, height, source rows and columns,
-# frames, pixel aspect and ETag (zeros for the other kinds)
-REPLY = struct.Struct("!BQQBIIIIId34s")
+# frames, pixel aspect, ETag and whether it took the default window (zeros for the other kinds)
+REPLY = struct.Struct("!BQQBIIIIId34s?")
 ETAG_LENGTH = len(etag_for(b""))
 OUTPUTS = tuple(OutputFormat)
 _OUTPUT_INDEX = {output: index for index, output in enumerate(OUTPUTS)}
@@ -153,7 +153,9 @@ class Channel(asyncio.BufferedProtocol):
     async def receive(self) -> Reply:
         """The next reply; ConnectionResetError when the worker has gone."""
         fields, body = await self._next()
-        kind, job_id, _, output, width, height, rows, columns, frames, aspect, etag = fields
+        kind, job_id, _, output, width, height, rows, columns, frames, aspect, etag, default = (
+            fields
+        )
         if kind == RESULT:
             result = RenderResult(
                 data=memoryview(body).toreadonly(),
@@ -165,6 +167,7 @@ class Channel(asyncio.BufferedProtocol):
                 frames=frames,
                 pixel_aspect=aspect,
                 etag=etag.decode("ascii"),
+                default_window=default,
             )
             return job_id, result
         if kind == ERROR:
@@ -215,7 +218,7 @@ def _send(sock: socket.socket, header: bytes, body: bytes | memoryview) -> None:
 
 
 def send_ready(sock: socket.socket) -> None:
-    _send(sock, REPLY.pack(READY, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, b""), b"")
+    _send(sock, REPLY.pack(READY, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, b"", False), b"")
 
 
 def send_result(sock: socket.socket, job_id: int, result: RenderResult) -> None:
@@ -235,10 +238,11 @@ def send_result(sock: socket.socket, job_id: int, result: RenderResult) -> None:
         result.frames,
         result.pixel_aspect,
         etag,
+        result.default_window,
     )
     _send(sock, header, data)
 
 
 def send_error(sock: socket.socket, job_id: int, error: BaseException) -> None:
     body = pickle.dumps(error, protocol=5)
-    _send(sock, REPLY.pack(ERROR, job_id, len(body), 0, 0, 0, 0, 0, 0, 0.0, b""), body)
+    _send(sock, REPLY.pack(ERROR, job_id, len(body), 0, 0, 0, 0, 0, 0, 0.0, b"", False), body)

@@ -18,6 +18,17 @@ ENTRY_OVERHEAD = 256  # bytes of bookkeeping per entry, so tiny images still cou
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What a render showed about an instance, so that later render keys can be normalised
+    (router.service.render_key) without asking the store or a worker again."""
+
+    rows: int
+    columns: int
+    pixel_aspect: float = 1.0  # a pixel's height over its width
+    default_window: bool = True  # with no window in the request, it takes --default-window's
+
+
+@dataclass(frozen=True, slots=True)
 class CachedImage:
     body: Encoded
     media_type: str

@@ -59,6 +59,26 @@ def setting(default: Any = None, help: str = "", **options: Any) -> Any:
     return field(default=default, metadata=meta)
 
 
+class WindowDefault(enum.Enum):
+    """--default-window: what a route windows with when neither the request nor the file says.
+    `route` does as each route's Orthanc counterpart does; the others force one everywhere."""
+
+    ROUTE = "route"  # /wado as Orthanc's /wado, DICOMweb rendered/thumbnail as its /rendered
+    ORTHANC = "orthanc"
+    MINMAX = "minmax"
+
+    @property
+    def wado(self) -> DefaultWindow:
+        """For /wado: Orthanc's /wado takes width 2^BitsStored."""
+        return DefaultWindow.MINMAX if self is WindowDefault.MINMAX else DefaultWindow.ORTHANC
+
+    @property
+    def rendered(self) -> DefaultWindow:
+        """For DICOMweb rendered and thumbnail (and so the gallery): Orthanc's DICOMweb plugin
+        stretches the frame's range ("whole dynamics", WadoRsRetrieveRendered.cpp)."""
+        return DefaultWindow.ORTHANC if self is WindowDefault.ORTHANC else DefaultWindow.MINMAX
+
+
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -157,11 +177,13 @@ class Config:
         metavar="M",
         minimum=0,
     )
-    default_window: DefaultWindow = setting(
-        DefaultWindow.ORTHANC,
-        "window when none is given or stored: orthanc = width 2^BitsStored (or 2^bits of a "
-        "Modality LUT's entries; as Orthanc's /wado), minmax = the frame's range after the "
-        "Modality LUT",
+    default_window: WindowDefault = setting(
+        WindowDefault.ROUTE,
+        "window when none is given or stored: route = as each route's Orthanc counterpart "
+        "(orthanc for /wado, minmax for DICOMweb rendered and thumbnail and so the gallery); "
+        "orthanc = width 2^BitsStored (or 2^bits of a Modality LUT's entries; as Orthanc's "
+        "/wado) everywhere; minmax = the frame's range after the Modality LUT (as Orthanc's "
+        "DICOMweb /rendered) everywhere",
     )
     exact_thumbnails: bool = setting(
         False,

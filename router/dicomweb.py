@@ -87,7 +87,7 @@ def render_params(
         side = service.config.thumbnail_size
         viewport = rendered_query.Viewport(side, side)
     return dataclasses.replace(
-        service.defaults,
+        service.rendered_defaults,
         frame=(frame or 1) - 1,
         output=OUTPUTS[query.media_type],
         rows=viewport.rows if viewport else None,
@@ -96,7 +96,7 @@ def render_params(
         window=query.window,
         quality=query.quality,
         animate=not thumbnail and frame is None,
-        overlays=service.defaults.overlays if query.overlays is None else query.overlays,
+        overlays=service.rendered_defaults.overlays if query.overlays is None else query.overlays,
         charset=query.charset,
         annotation=query.annotation,
     )

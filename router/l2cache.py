@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from renderer.params import Region, SourceBox, Window
-from router.cache import CachedImage
+from router.cache import CachedImage, ImageFacts
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +38,10 @@ _HEADER_LENGTH = struct.Struct(">I")
 
 @dataclass(frozen=True, slots=True)
 class L2Entry:
-    """A render as Redis holds it: the image, and the source size that normalises later keys."""
+    """A render as Redis holds it: the image, and what normalises later keys."""
 
     image: CachedImage
-    source_size: tuple[int, int, float]  # rows, columns, pixel aspect (see render_key)
+    facts: ImageFacts
 
 
 @dataclass(slots=True)
@@ -92,14 +92,14 @@ def stable_key(key: Hashable, namespace: str) -> bytes:
 
 
 def encode_entry(entry: L2Entry) -> bytes:
-    image = entry.image
+    image, f = entry.image, entry.facts
     header = orjson.dumps(
         {
             "t": image.media_type,
             "e": image.etag,
             "w": image.width,
             "h": image.height,
-            "s": list(entry.source_size),
+            "s": [f.rows, f.columns, f.pixel_aspect, f.default_window],
         }
     )
     return _HEADER_LENGTH.pack(len(header)) + header + image.body
@@ -116,8 +116,10 @@ def decode_entry(value: bytes) -> L2Entry:
         width=header["w"],
         height=header["h"],
     )
-    rows, columns, *aspect = header["s"]  # entries from before the aspect was kept have none
-    return L2Entry(image, (rows, columns, aspect[0] if aspect else 1.0))
+    # Entries from older nodes lack the aspect, or whether the default window counts (then it
+    # is taken to count: such an entry is never shared across routes).
+    rows, columns, aspect, default_window, *_ = [*header["s"], 1.0, True][:4]
+    return L2Entry(image, ImageFacts(rows, columns, aspect, default_window))
 
 
 class L2Cache:
@@ -175,7 +177,7 @@ class L2Cache:
         self,
         render_keys: Iterable[Hashable],
         image: CachedImage,
-        source_size: tuple[int, int, float],
+        facts: ImageFacts,
     ) -> None:
         """Store in the background under every key given (the request's own key and the
         normalised one can differ on a node that had not seen the instance before): the
@@ -186,7 +188,7 @@ class L2Cache:
             self.stats.dropped += 1
             return
         keys = {self.key(k) for k in render_keys}
-        task = asyncio.ensure_future(self._write(keys, encode_entry(L2Entry(image, source_size))))
+        task = asyncio.ensure_future(self._write(keys, encode_entry(L2Entry(image, facts))))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 

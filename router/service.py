@@ -3,6 +3,7 @@ of the store and the render pool. Shared by every image route."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from renderer.errors import RenderError, SourceMissing
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.pool import RenderPool
 from renderer.viewport import flips, layout
-from router.cache import BoundedDict, CachedImage, RenderCache
+from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine
 from router.stores import Instance, Store
@@ -40,19 +41,22 @@ def media_type(params: RenderParams) -> str:
     return MEDIA_TYPES[params.output]
 
 
-def render_key(
-    object_uid: str, params: RenderParams, size: tuple[int, int, float] | None
-) -> Hashable:
-    """The normalised request. Once the source size (rows, columns, pixel aspect) of an instance
-    is known, the crop and the output size replace rows/columns/region/viewport, so every URL
-    for the same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included)."""
+def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) -> Hashable:
+    """The normalised request. Once a render has shown what the instance is (its ImageFacts),
+    the crop and the output size replace rows/columns/region/viewport, so every URL for the
+    same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included), and the
+    default window counts only for an image that takes it (a grayscale one storing no window:
+    /wado and DICOMweb differ there, see WindowDefault)."""
     quality = params.quality if params.output is OutputFormat.JPEG else 0
     state = params.presentation.uid if params.presentation is not None else None
-    if size is None or state is not None:  # a state's own geometry: the request as given
+    window: Hashable = params.window
+    if window is None and (facts is None or facts.default_window):
+        window = params.default_window
+    if facts is None or state is not None:  # a state's own geometry: the request as given
         geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
     else:
         try:
-            p = layout(size[0], size[1], params, size[2])
+            p = layout(facts.rows, facts.columns, params, facts.pixel_aspect)
             geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
         except RenderError:  # a viewport outside the image: the render will say so
             geometry = ("raw", params.rows, params.columns, params.region, params.source)
@@ -64,7 +68,7 @@ def render_key(
         frame,
         params.output,
         quality,
-        params.window,
+        window,
         geometry,
         params.overlays,
         state,
@@ -82,30 +86,34 @@ class RenderService:
         self.config = config
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
-        self._sizes: BoundedDict[str, tuple[int, int, float]] = BoundedDict(200_000)
+        self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
         # A presentation state's UID -> the image it shows (learnt from a worker, router.views).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
         self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
+        # /wado's and DICOMweb's differ only in the window of an image that has none.
         self.defaults = RenderParams(
-            default_window=config.default_window,
+            default_window=config.default_window.wado,
             reduced_decode=not config.exact_thumbnails,
             overlays=config.overlays,
             max_pixels=config.max_pixels,
+        )
+        self.rendered_defaults = dataclasses.replace(
+            self.defaults, default_window=config.default_window.rendered
         )
 
     async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
         """The image and where it came from: "L1" (this process's cache), "L2" (the shared
         Redis cache) or "render"."""
-        key = render_key(instance.object_uid, params, self._sizes.get(instance.object_uid))
+        key = render_key(instance.object_uid, params, self._facts.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
             return hit, "L1"
         if self.l2 is not None:
             shared = await self.l2.get(key)
             if shared is not None:
-                self._sizes.put(instance.object_uid, shared.source_size)
-                normalised = render_key(instance.object_uid, params, shared.source_size)
+                self._facts.put(instance.object_uid, shared.facts)
+                normalised = render_key(instance.object_uid, params, shared.facts)
                 self.cache.put(normalised, shared.image)
                 return shared.image, "L2"
         rendered = await self.cache.coalesce(key, lambda: self._render(instance, params, key))
@@ -124,9 +132,14 @@ class RenderService:
         except RenderError as error:
             self.quarantine.add(instance.object_uid, error)
             raise
-        size = (result.source_rows, result.source_columns, result.pixel_aspect)
+        facts = ImageFacts(
+            result.source_rows,
+            result.source_columns,
+            result.pixel_aspect,
+            result.default_window,
+        )
         if result.output.is_picture:  # a document has no size to normalise keys with
-            self._sizes.put(instance.object_uid, size)
+            self._facts.put(instance.object_uid, facts)
         entry = CachedImage(
             body=result.data,
             media_type=media_type(params),
@@ -136,10 +149,10 @@ class RenderService:
         )
         if result.output in STREAMS:
             return entry
-        key = render_key(instance.object_uid, params, size)
+        key = render_key(instance.object_uid, params, facts)
         self.cache.put(key, entry)
         if self.l2 is not None:
-            self.l2.put({asked, key}, entry, size)
+            self.l2.put({asked, key}, entry, facts)
         return entry
 
     def stats_snapshot(self) -> dict[str, float]:

@@ -42,7 +42,7 @@ SOURCE = HttpSource("http://127.0.0.1:8042", "/instances/ab-cd/file", "ab-cd", 3
 
 
 def result(data: bytes, output: OutputFormat = OutputFormat.JPEG) -> RenderResult:
-    return RenderResult(data, output, 128, 96, 512, 384, 3, 0.5, etag_for(data))
+    return RenderResult(data, output, 128, 96, 512, 384, 3, 0.5, etag_for(data), len(data) % 2 == 0)
 
 
 def test_jobs_survive_the_socketpair() -> None:
@@ -103,7 +103,9 @@ def test_a_worker_that_goes_away_mid_reply_is_a_connection_error() -> None:
     ours, theirs = socket.socketpair()
     with ours:
         wire.send_ready(ours)
-        whole = wire.REPLY.pack(wire.RESULT, 1, 1000, 0, 1, 1, 1, 1, 1, 1.0, etag_for(b"").encode())
+        whole = wire.REPLY.pack(
+            wire.RESULT, 1, 1000, 0, 1, 1, 1, 1, 1, 1.0, etag_for(b"").encode(), True
+        )
         ours.sendall(whole + bytes(10))  # the header promises 1000 bytes; 10 come
     with pytest.raises(ConnectionError):
         asyncio.run(receive_all(theirs, 1))

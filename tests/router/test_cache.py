@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from renderer.params import RenderParams
-from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedImage, RenderCache
+from renderer.params import DefaultWindow, RenderParams, Window
+from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.service import render_key
 
 
@@ -95,7 +96,24 @@ def test_bounded_dict(bound: int) -> None:
 def test_keys_normalise_by_the_displayed_size_of_non_square_pixels() -> None:
     """100x100 pixels twice as tall as wide show as 100x200: rows=50 gives 25x50 and columns=50
     gives 50x100, two images that must not share an entry; square pixels make them one."""
-    tall, square = (100, 100, 2.0), (100, 100, 1.0)
+    tall, square = ImageFacts(100, 100, 2.0), ImageFacts(100, 100, 1.0)
     by_rows, by_columns = RenderParams(rows=50), RenderParams(columns=50)
     assert render_key("1.2", by_rows, tall) != render_key("1.2", by_columns, tall)
     assert render_key("1.2", by_rows, square) == render_key("1.2", by_columns, square)
+
+
+def test_the_default_window_is_in_the_key_only_where_it_counts() -> None:
+    """/wado and DICOMweb default differently (WindowDefault.ROUTE): an image with a window of
+    its own renders the same for both, one storing none does not, and before the first render
+    nobody knows which it is."""
+    wado = RenderParams(default_window=DefaultWindow.ORTHANC)
+    rendered = RenderParams(default_window=DefaultWindow.MINMAX)
+    own_window = ImageFacts(100, 100, 1.0, default_window=False)
+    no_window = ImageFacts(100, 100, 1.0, default_window=True)
+    assert render_key("1.2", wado, own_window) == render_key("1.2", rendered, own_window)
+    assert render_key("1.2", wado, no_window) != render_key("1.2", rendered, no_window)
+    assert render_key("1.2", wado, None) != render_key("1.2", rendered, None)
+    asked = Window(40.0, 400.0)
+    assert render_key("1.2", replace(wado, window=asked), no_window) == render_key(
+        "1.2", replace(rendered, window=asked), no_window
+    )

@@ -12,10 +12,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.params import DefaultWindow
 from router.app import SAMPLE_UID
 from router.cli import build_parser, config_from_args, settings_table
-from router.config import SPECS, Config, SettingError
+from router.config import SPECS, Config, SettingError, WindowDefault
 from tests.renderer.test_reduced import j2k
 from tests.support import overlays, synthetic
 from tests.support.http import get
@@ -46,7 +45,7 @@ def test_flags_fall_back_to_the_environment() -> None:
     }
     config = _config(["--cache-mb", "12"], env)
     assert (config.port, config.workers, config.cache_mb) == (9999, 3, 12)
-    assert config.default_window is DefaultWindow.MINMAX
+    assert config.default_window is WindowDefault.MINMAX
     assert config.dicom_dirs == (Path("/a"), Path("/b"))
     assert _config(["--port", "1234"], env).port == 1234
 
@@ -135,7 +134,7 @@ def test_a_bad_variable_does_not_break_help() -> None:
         ([], {"WADOFARM_RENDER_TIMEOUT": "0"}, "WADOFARM_RENDER_TIMEOUT='0' is not allowed: a n"),
         ([], {"WADOFARM_UPSTREAM_TIMEOUT": "nan"}, "WADOFARM_UPSTREAM_TIMEOUT='nan' is not allo"),
         ([], {"WADOFARM_PROXY": "maybe"}, "WADOFARM_PROXY='maybe' is not allowed: one of 1/0, t"),
-        (["--default-window", "auto"], {}, "--default-window='auto' is not allowed: one of orth"),
+        (["--default-window", "auto"], {}, "--default-window='auto' is not allowed: one of route"),
         (["--thumbnail-size", "5000"], {}, "--thumbnail-size='5000' is not allowed: an integer"),
         ([], {"WADOFARM_ORTHANC": "127.0.0.1:8042"}, "WADOFARM_ORTHANC='127.0.0.1:8042' is not"),
         ([], {"WADOFARM_PREWARM": "yes"}, "WADOFARM_PREWARM='on' is not allowed: needs --orthanc"),

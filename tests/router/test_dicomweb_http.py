@@ -14,7 +14,8 @@ from tests.support.http import Reply, get
 from tests.support.images import decode
 from tests.support.series import Series
 
-CT = "CT_small.dcm"  # 128x128
+CT = "CT_small.dcm"  # 128x128, no stored window
+WINDOWED = "MR_small_implicit.dcm"  # 64x64, Window Center/Width stored
 CINE = "GREYSCALE_CINE.dcm"  # 27 frames, 800x600
 MR = "MR2_UNCR.dcm"  # 1024x1024
 MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/gif": b"GIF8"}
@@ -38,16 +39,36 @@ def gif_frame_count(body: bytes) -> int:
 
 
 def test_rendered_shares_the_wado_render_and_cache(store_server) -> None:  # type: ignore[no-untyped-def]
+    """An image with a stored window: the same picture whichever route asks."""
     _, server = store_server
-    first = wado(server, CT, rows=97, imageQuality=61)
+    first = wado(server, WINDOWED, rows=97, imageQuality=61)
     assert first.status == 200 and first.headers["x-wadofarm-cache"] == "render"
     again = get(
-        server.url + instance_path(CT) + "/rendered", params={"viewport": "97,97", "quality": 61}
+        server.url + instance_path(WINDOWED) + "/rendered",
+        params={"viewport": "97,97", "quality": 61},
     )
     assert again.status == 200, again.text
     assert again.headers["x-wadofarm-cache"] == "L1"
     assert again.body == first.body and again.headers["etag"] == first.headers["etag"]
     assert again.headers["vary"] == "Accept"
+
+
+def test_without_a_stored_window_each_route_has_its_own_default(store_server) -> None:  # type: ignore[no-untyped-def]
+    """CT_small stores no window: /wado takes Orthanc's /wado fallback, DICOMweb the frame's
+    range (as Orthanc's /rendered), so neither answers from the other's cache entry; with a
+    window in the request they share it again."""
+    _, server = store_server
+    first = wado(server, CT, rows=95)
+    again = get(server.url + instance_path(CT) + "/rendered", params={"viewport": "95,95"})
+    assert first.status == again.status == 200, again.text
+    assert again.headers["x-wadofarm-cache"] == "render"
+    assert decode(again.body).max() > 4 * decode(first.body).max()
+    first = wado(server, CT, rows=95, windowCenter=40, windowWidth=400)
+    again = get(
+        server.url + instance_path(CT) + "/rendered",
+        params={"viewport": "95,95", "window": "40,400,linear"},
+    )
+    assert again.headers["x-wadofarm-cache"] == "L1" and again.body == first.body
 
 
 @pytest.mark.parametrize("name", [CT, MR, "US1_UNCR.dcm", CINE])

@@ -12,13 +12,13 @@ import time
 from bench.procs import REPO
 from renderer.params import OutputFormat, RenderParams, VoiFunction, Window, etag_for
 from router import l2cache
-from router.cache import CachedImage
+from router.cache import CachedImage, ImageFacts
 from router.l2cache import L2Cache, stable_key
 from router.service import render_key
 from tests.support.redis_server import RedisServer
 
 TIMEOUT = 0.2
-SIZE = (512, 256, 1.0)  # rows, columns, pixel aspect of the source
+SIZE = ImageFacts(512, 256, 1.0, default_window=False)
 
 
 def image(body: bytes) -> CachedImage:
@@ -47,7 +47,7 @@ async def test_a_render_stored_by_one_node_is_read_by_another(redis_server) -> N
     await settle(writer)
     entry = await reader.get(k)
     assert entry is not None
-    assert entry.image == image(body) and entry.source_size == SIZE
+    assert entry.image == image(body) and entry.facts == SIZE
     assert await reader.get(key(window=Window(40.0, 401.0), quality=75)) is None
     assert (reader.stats.hits, reader.stats.misses, writer.stats.writes) == (1, 1, 1)
     ttl = redis_server.client().ttl(writer.key(k))
@@ -72,8 +72,9 @@ def test_keys_are_the_same_in_every_process() -> None:
     code = (
         "from renderer.params import OutputFormat, RenderParams, Window;"
         "from router.service import render_key; from router.l2cache import stable_key;"
+        "from router.cache import ImageFacts;"
         "k = render_key('1.2.3', RenderParams(window=Window(-600.5, 1500.0), "
-        "output=OutputFormat.PNG, quality=90), (512, 256, 1.0));"
+        "output=OutputFormat.PNG, quality=90), ImageFacts(512, 256, 1.0, False));"
         "print(stable_key(k, 'orthanc').decode())"
     )
     other = subprocess.run(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import pydicom
 import pytest
 
 from tests.support import corpus
@@ -65,3 +68,50 @@ def test_same_image_as_orthanc_wado(orthanc, wadofarm_orthanc, name) -> None:  #
         assert quality < MIN_PSNR, f"Orthanc now agrees ({quality:.1f} dB): drop the exception"
     else:
         assert quality >= MIN_PSNR, f"{quality:.1f} dB"
+
+
+def _stores_no_window(name: str) -> bool:
+    """A grayscale image whose file has no window of its own: its render depends on the route's
+    default (PS3.3 C.11.2: no Window Center/Width, no VOI LUT, no functional groups)."""
+    row = corpus.manifest()[name]
+    if not row["PhotometricInterpretation"].startswith("MONOCHROME"):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(corpus.sample(name).path, stop_before_pixels=True, force=True)
+    return not any(keyword in ds for keyword in VOI_KEYWORDS)
+
+
+VOI_KEYWORDS = (
+    "WindowCenter",
+    "VOILUTSequence",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+)
+NO_WINDOW = [name for name in SINGLE_FRAME if _stores_no_window(name)]
+# Where Orthanc's DICOMweb /rendered itself is wrong, as ORTHANC_WRONG says for its /wado.
+RENDERED_WRONG = {name: ORTHANC_WRONG[name] for name in ("JLSL_16_15_1_1F.dcm",)}
+
+
+@pytest.mark.parametrize("name", NO_WINDOW)
+def test_same_image_as_orthanc_rendered_without_a_stored_window(  # type: ignore[no-untyped-def]
+    orthanc, wadofarm_orthanc, name
+) -> None:
+    """Orthanc's DICOMweb plugin stretches the frame's range where the file has no window; so
+    do wadofarm's DICOMweb routes by default (its /wado keeps Orthanc's /wado fallback)."""
+    s = corpus.sample(name)
+    path = f"/dicom-web/studies/{s.study_uid}/series/{s.series_uid}/instances/{s.object_uid}"
+    accept = {"Accept": "image/jpeg"}
+    theirs = get(orthanc.url + path + "/rendered", headers=accept)
+    ours = get(wadofarm_orthanc.url + path + "/rendered", headers=accept)
+    assert theirs.status == 200, theirs.text[:200]
+    assert ours.status == 200, ours.text
+    a, b = decode(ours.body), decode(theirs.body)
+    assert a.shape[:2] == b.shape[:2]
+    quality = psnr(a, b)
+    if name in RENDERED_WRONG:
+        assert quality < MIN_PSNR, f"Orthanc now agrees ({quality:.1f} dB): drop the exception"
+    else:
+        assert quality >= MIN_PSNR, f"{quality:.1f} dB"
+    thumbnail = decode(get(wadofarm_orthanc.url + path + "/thumbnail").body)
+    assert thumbnail.max() - thumbnail.min() > 128, "the thumbnail uses half the levels or less"
