@@ -13,6 +13,7 @@ its graphic layers' grayscale (C.10.7) apply to every image it references.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import pydicom
@@ -35,6 +36,7 @@ GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
 PRESENTATION_STATES = "1.2.840.10008.5.1.4.1.1.11."
 ACTIVATION_LAYER = 0x1001  # (60xx,1001) Overlay Activation Layer
 WHITE = 255
+COORDINATE_LIMIT = 1e6  # pixels or fractions past this are taken for errors
 OPEN = Shutter()  # nothing hidden
 
 
@@ -130,13 +132,18 @@ def _int(value: object, default: int = 0) -> int:
 
 
 def _floats(value: object) -> list[float]:
+    """A numeric element's values; none at all when any is unusable (not a number, infinite,
+    or beyond COORDINATE_LIMIT), so a broken item is skipped rather than drawn wrongly."""
     if value is None:
         return []
     values = value if isinstance(value, MultiValue | list | tuple) else [value]
     try:
-        return [float(v) for v in values]  # type: ignore[arg-type]
+        numbers = [float(v) for v in values]  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return []
+    if not all(math.isfinite(n) and abs(n) <= COORDINATE_LIMIT for n in numbers):
+        return []
+    return numbers
 
 
 def referenced_image(ds: Dataset) -> str | None:

@@ -72,13 +72,18 @@ def apply_presentation_lut(image: np.ndarray, lut: Lut) -> np.ndarray:
     return out
 
 
-def displayed(image: np.ndarray, area: DisplayedArea | None) -> np.ndarray:
+def displayed(image: np.ndarray, area: DisplayedArea | None, max_pixels: int) -> np.ndarray:
     """The displayed area of the stored image (1-based, inclusive), black past its edges."""
     if area is None:
         return image
     rows, columns = image.shape[:2]
     left, top = area.left - 1, area.top - 1
     width, height = max(area.right - left, 1), max(area.bottom - top, 1)
+    if width * height > max_pixels:
+        raise OutputTooLarge(
+            f"the presentation state's displayed area of {width}x{height} exceeds the limit of "
+            f"{max_pixels} pixels (--max-pixels)"
+        )
     if (left, top, width, height) == (0, 0, columns, rows):
         return image
     out = np.zeros((height, width, *image.shape[2:]), dtype=image.dtype)
@@ -120,7 +125,7 @@ def render_presented(source: RenderSource, params: RenderParams) -> RenderResult
     state = presentation_for(state_ds, ref.uid, ref.image_uid, params.frame, info)
     image = _shown(header, params, photometric, cells, state)
     area = state.area
-    shown = spatial(displayed(image, area), state.rotation, state.flip)
+    shown = spatial(displayed(image, area, params.max_pixels), state.rotation, state.flip)
     height, width = shown.shape[:2]
     x0, y0, x1, y1 = crop_box(height, width, params.region)
     aspect = area.aspect if area is not None and area.aspect else info.pixel_aspect

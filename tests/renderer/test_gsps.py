@@ -180,11 +180,12 @@ def test_matches_dcmp2pgm(name: str, image: Path, folder: Path) -> None:
 
 @pytest.mark.parametrize("frame", [0, 1, 2])
 def test_voi_per_frame_matches_dcmp2pgm(frame: int, cine: Path, folder: Path) -> None:
-    """Two Softcopy VOI items: frame 1 has one window, frames 2 and 3 another."""
+    """Three Softcopy VOI items: frame 1 has one window, frame 2 another, frame 3 a VOI LUT."""
     image_ds = ds(cine)
     items = [
         gsps.voi_item(image_ds, 1000, 1500, frames=[1]),
-        gsps.voi_item(image_ds, 3000, 800, frames=[2, 3]),
+        gsps.voi_item(image_ds, 3000, 800, frames=[2]),
+        gsps.voi_item(image_ds, frames=[3], lut=sqrt_lut(3000, 800, 12)),
     ]
     path = state(folder, "per_frame", cine, voi=items)
     ours, theirs = through(cine, path, frame=frame), dcmp2pgm(cine, path, frame)
@@ -484,3 +485,39 @@ def test_state_for_other_frames(cine: Path, folder: Path) -> None:
 def test_an_image_is_not_a_presentation_state(image: Path, cine: Path) -> None:
     with pytest.raises(NotAPresentationState, match="not a presentation state"):
         through(image, cine)
+
+
+def test_broken_graphics_are_skipped(image: Path, folder: Path) -> None:
+    """Graphic Data that is not finite is skipped; the rest of the state still applies."""
+    broken = gsps.graphic("POLYLINE", [0.0, 0.0, 10.0, 10.0])
+    broken.GraphicData = [0.0, float("nan"), 1e30, 5.0]
+    line = gsps.graphic("POLYLINE", [5.5, 10.5, 55.5, 10.5])
+    shown = lit(through(image, annotated(image, folder, "broken", broken, line)))
+    assert shown[10, 5:56].all() and shown.sum() == shown[10].sum()
+
+
+def test_a_huge_displayed_area_is_refused_before_allocation(image: Path, folder: Path) -> None:
+    from renderer.errors import OutputTooLarge
+
+    area = gsps.area_item((-200000, -200000), (200000, 200000))
+    path = state(folder, "huge_area", image, voi=voi(image), area=area)
+    with pytest.raises(OutputTooLarge, match="displayed area"):
+        through(image, path)
+
+
+def test_a_change_of_state_reuses_the_decoded_frame(
+    image: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the worker's frame cache on, a second state for the same image renders from the
+    cached frame: the image is neither fetched nor decoded again."""
+    from renderer import frames, presented
+
+    monkeypatch.setattr(frames, "CACHE", frames.FrameCache(64 * 2**20))
+    first = through(image, state(folder, "cache_a", image, voi=voi(image)))
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the image was read again")
+
+    monkeypatch.setattr(presented, "StoredFile", no_read)
+    second = through(image, state(folder, "cache_b", image, voi=voi(image), shape="INVERSE"))
+    assert np.array_equal(second, 255 - first)
