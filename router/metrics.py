@@ -70,12 +70,27 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
         self.upstream_errors = Counter(
             "wadofarm_upstream_errors",
             "Round trips to Orthanc that failed, by operation and kind (error, timeout)",
             ["operation", "kind"],
             registry=self.registry,
         )
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count a request and time it. The labelled children are looked up once per label
+        set, not per request (labels() validates and locks each time)."""
+        key = (route, method, status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = self.requests.labels(route, method, str(status))
+        counter.inc()
+        timer = self._timed.get(route)
+        if timer is None:
+            timer = self._timed[route] = self.latency.labels(route)
+        timer.observe(seconds)
 
     def observe_upstream(self, operation: str, seconds: float, error: str | None) -> None:
         self.upstream_latency.labels(operation).observe(seconds)
@@ -245,10 +260,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
-        route = route_label(request)
-        metrics = request.app[METRICS]
-        metrics.requests.labels(route, request.method, str(status)).inc()
-        metrics.latency.labels(route).observe(time.monotonic() - started)
+        request.app[METRICS].answered(
+            route_label(request), request.method, status, time.monotonic() - started
+        )
 
 
 async def metrics_view(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,8 +50,16 @@ def negotiate(
     value: str, offered: Iterable[str], aliases: dict[str, str] | None = None
 ) -> str | None:
     """The offered type the client prefers most: highest q, then first listed, then the order
-    of `offered` (so wildcards pick the server's default). None if nothing is acceptable."""
-    aliases = aliases or {}
+    of `offered` (so wildcards pick the server's default). None if nothing is acceptable.
+    Remembered: clients send the same few Accept values again and again."""
+    return _best(value, tuple(offered), tuple(sorted((aliases or {}).items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _best(
+    value: str, offered: tuple[str, ...], alias_pairs: tuple[tuple[str, str], ...]
+) -> str | None:
+    aliases = dict(alias_pairs)
     ranges = [
         MediaRange(aliases.get(r.type, r.type), r.q, r.position) for r in parse_media_ranges(value)
     ]

@@ -4,12 +4,13 @@ of the store and the render pool. Shared by every image route."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from renderer.errors import RenderError, SourceMissing
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import OutputFormat, Region, RenderParams, RenderResult, SourceBox
 from renderer.pool import RenderPool
 from renderer.viewport import flips, layout
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
@@ -41,6 +42,24 @@ def media_type(params: RenderParams) -> str:
     return MEDIA_TYPES[params.output]
 
 
+@functools.lru_cache(maxsize=4096)
+def _geometry(
+    size: tuple[int, int, float],
+    rows: int | None,
+    columns: int | None,
+    region: Region | None,
+    source: SourceBox | None,
+) -> Hashable:
+    """The crop, output size and flips of a render_key; remembered, as a viewer asks for the
+    same few sizes of images of the same few sizes."""
+    params = RenderParams(rows=rows, columns=columns, region=region, source=source)
+    try:
+        p = layout(size[0], size[1], params, size[2])
+    except RenderError:  # a viewport outside the image: the render will say so
+        return ("raw", rows, columns, region, source)
+    return (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
+
+
 def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) -> Hashable:
     """The normalised request. Once a render has shown what the instance is (its ImageFacts),
     the crop and the output size replace rows/columns/region/viewport, so every URL for the
@@ -55,11 +74,8 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     if facts is None or state is not None:  # a state's own geometry: the request as given
         geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
     else:
-        try:
-            p = layout(facts.rows, facts.columns, params, facts.pixel_aspect)
-            geometry = (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
-        except RenderError:  # a viewport outside the image: the render will say so
-            geometry = ("raw", params.rows, params.columns, params.region, params.source)
+        size = (facts.rows, facts.columns, facts.pixel_aspect)
+        geometry = _geometry(size, params.rows, params.columns, params.region, params.source)
     animate = params.animate and params.output is OutputFormat.GIF
     frame = None if animate else params.frame
     charset = params.charset if params.output is OutputFormat.HTML else None

@@ -54,6 +54,7 @@ KNOWN = (
     "charset",
     "annotation",
 )
+_KNOWN_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # single_values' names, as sets
 DEFAULT_CHARSET = "utf-8"
 _CHARSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,39}")  # an IANA charset name (RFC 2978)
 ANNOTATIONS = ("patient", "technique")  # PS3.18 annotation values, in the order they are kept
@@ -202,16 +203,20 @@ def parse_content_type(value: str | None) -> str:
 
 
 def single_values(query: MultiMapping[str], names: tuple[str, ...] = KNOWN) -> dict[str, str]:
-    """The known parameters, each at most once; a repeated one is ambiguous, hence a 400."""
+    """The known parameters, each at most once; a repeated one is ambiguous, hence a 400. One
+    pass over what was sent (a few items), not a look-up per parameter known."""
+    known = _KNOWN_SETS.get(names)
+    if known is None:
+        known = _KNOWN_SETS[names] = frozenset(names)
     values: dict[str, str] = {}
-    for name in names:
-        found = query.getall(name, [])
-        if len(found) > 1:
-            raise InvalidRequest(f"{name} is given {len(found)} times")
-        if found:
-            if len(found[0]) > MAX_VALUE_LENGTH:
-                raise InvalidRequest(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
-            values[name] = found[0]
+    for name, value in query.items():
+        if name not in known:
+            continue
+        if name in values:
+            raise InvalidRequest(f"{name} is given {len(query.getall(name))} times")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidRequest(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
+        values[name] = value
     return values
 
 
