@@ -159,6 +159,8 @@ def render_presented(source: RenderSource, params: RenderParams) -> RenderResult
         source_columns=info.columns,
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
+        # A fact of the image, not of the state: the router's keys of its plain renders use it.
+        default_window=info.photometric in GRAYSCALE and header.voi is None,
     )
 
 
