@@ -19,7 +19,14 @@ from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset
 from pydicom.valuerep import PersonName
 
+from renderer.decode import GRAYSCALE
 from renderer.fonts import font_for
+from renderer.header import Header
+from renderer.lut import Lut
+from renderer.modality import output_bits
+from renderer.params import DefaultWindow, RenderParams
+from renderer.stored_file import StoredFile
+from renderer.voi import fallback_window
 
 PATIENT = "patient"
 TECHNIQUE = "technique"
@@ -133,4 +140,42 @@ def draw_labels(image: np.ndarray, left: list[str], right: list[str]) -> np.ndar
     return np.asarray(picture)
 
 
-__all__ = ["KINDS", "draw_labels", "patient_lines", "technique_lines"]
+def window_text(header: Header, params: RenderParams) -> str:
+    """The window a grayscale render used, as the technique annotation shows it."""
+    if header.info.photometric not in GRAYSCALE or header.palette is not None:
+        return ""
+    voi = params.window or header.voi
+    if isinstance(voi, Lut):
+        return "VOI LUT"
+    if voi is None:
+        if params.default_window is DefaultWindow.MINMAX:
+            return "W min-max"
+        bits = output_bits(header.modality, header.info.stored.bits_stored)
+        voi = fallback_window(DefaultWindow.ORTHANC, bits, None)
+    return f"C {voi.center:g} W {voi.width:g}"
+
+
+def labelled(
+    image: np.ndarray, file: StoredFile | None, header: Header, params: RenderParams
+) -> np.ndarray:
+    """The output image with the corner annotations the request asks for; `header` is the one
+    the render used (a presentation state's VOI in it, for the window shown)."""
+    if not params.annotation or file is None:
+        return image
+    ds = file.dataset()
+    left = patient_lines(ds) if PATIENT in params.annotation else []
+    right = []
+    if TECHNIQUE in params.annotation:
+        window = window_text(header, params)
+        right = technique_lines(ds, params.frame, header.info.frames, window)
+    return draw_labels(image, left, right)
+
+
+__all__ = [
+    "KINDS",
+    "draw_labels",
+    "labelled",
+    "patient_lines",
+    "technique_lines",
+    "window_text",
+]

@@ -21,16 +21,13 @@ from renderer.gsps import referenced_image
 from renderer.header import Header, describe
 from renderer.icc import apply_icc
 from renderer.kinds import Kind, check_offered, kind_of
-from renderer.lut import Lut
-from renderer.modality import output_bits
 from renderer.objects import render_object
 from renderer.overlay import burn
-from renderer.params import DefaultWindow, OutputFormat, RenderParams, RenderResult
+from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.supplemental import apply_supplemental
 from renderer.viewport import apply_flips, layout
-from renderer.voi import fallback_window
 
 
 def render_frame(
@@ -112,11 +109,11 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
             frame_header = describe(ds, info, index) if per_frame else header
             frame_params = dataclasses.replace(params, frame=index)
             image = render_frame(file, frame_header, frame_params, geometry)
-            images.append(_labelled(image, file, frame_header, frame_params))
+            images.append(labels.labelled(image, file, frame_header, frame_params))
         data = encode_gif(images, frame_delays(ds, info.frames))
     else:
         image = render_frame(file, header, params, geometry, cached, key)
-        image = _labelled(image, file, header, params)
+        image = labels.labelled(image, file, header, params)
         data = encode(image, params.output, params.quality)
     return RenderResult(
         data=data,
@@ -129,37 +126,6 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         pixel_aspect=info.pixel_aspect,
         default_window=info.photometric in GRAYSCALE and header.voi is None,
     )
-
-
-def _labelled(
-    image: np.ndarray, file: StoredFile | None, header: Header, params: RenderParams
-) -> np.ndarray:
-    """The image with the corner annotations the request asks for (renderer.labels)."""
-    if not params.annotation or file is None:
-        return image
-    ds = file.dataset()
-    left = labels.patient_lines(ds) if labels.PATIENT in params.annotation else []
-    right = []
-    if labels.TECHNIQUE in params.annotation:
-        right = labels.technique_lines(
-            ds, params.frame, header.info.frames, window_text(header, params)
-        )
-    return labels.draw_labels(image, left, right)
-
-
-def window_text(header: Header, params: RenderParams) -> str:
-    """The window a grayscale render used, as the technique annotation shows it."""
-    if header.info.photometric not in GRAYSCALE or header.palette is not None:
-        return ""
-    voi = params.window or header.voi
-    if isinstance(voi, Lut):
-        return "VOI LUT"
-    if voi is None:
-        if params.default_window is DefaultWindow.MINMAX:
-            return "W min-max"
-        bits = output_bits(header.modality, header.info.stored.bits_stored)
-        voi = fallback_window(DefaultWindow.ORTHANC, bits, None)
-    return f"C {voi.center:g} W {voi.width:g}"
 
 
 def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:

@@ -2,7 +2,7 @@
 WADO-URI presentationUID): the state's Modality LUT, VOI and Presentation LUT, then the
 activated overlays and the shutters on the stored image, then the displayed area (padded with
 black where it extends past the image), the rotation and the flip, then `region` and the
-output box, and last the graphic annotations, drawn at the output size.
+output box, and last the graphic annotations and any corner annotations, drawn at the output size.
 
 The state is read by the worker from its own source (the router never parses it); the image
 comes from the frame cache when this worker decoded it recently, so a change of state costs no
@@ -26,6 +26,7 @@ from renderer.geometry import Plan, crop_box, fit, resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import DisplayedArea, Presentation, presentation_for, read_state
 from renderer.header import Header
+from renderer.labels import labelled
 from renderer.local_file import read_nofollow
 from renderer.lut import Lut, apply_lut
 from renderer.overlay import burn
@@ -44,12 +45,15 @@ def state_bytes(source: RenderSource) -> bytes:
     return source
 
 
-def _frame(source: RenderSource, params: RenderParams) -> tuple[Header, np.ndarray, str]:
-    """The frame's header and full-resolution cells, from the frame cache when it has them."""
+def _frame(
+    source: RenderSource, params: RenderParams
+) -> tuple[Header, np.ndarray, str, StoredFile | None]:
+    """The frame's header and full-resolution cells, from the frame cache when it has them
+    (not for corner annotations, which read the whole header), and the file when read."""
     key = frames.key_for(source, params.frame) if frames.CACHE.max_bytes else None
-    cached = frames.CACHE.get(key) if key is not None else None
+    cached = frames.CACHE.get(key) if key is not None and not params.annotation else None
     if cached is not None:
-        return cached.header, cached.frame, cached.photometric
+        return cached.header, cached.frame, cached.photometric, None
     file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
     header = file.header(params.frame, params.max_pixels)
     info = header.info
@@ -58,7 +62,7 @@ def _frame(source: RenderSource, params: RenderParams) -> tuple[Header, np.ndarr
     if key is not None and photometric in GRAYSCALE and cells.ndim == 2:
         cells.flags.writeable = False
         frames.CACHE.put(key, frames.Decoded(header, cells, photometric, frames.measure(cells)))
-    return header, cells, photometric
+    return header, cells, photometric, file
 
 
 def apply_presentation_lut(image: np.ndarray, lut: Lut) -> np.ndarray:
@@ -120,7 +124,7 @@ def render_presented(source: RenderSource, params: RenderParams) -> RenderResult
     ref = params.presentation
     assert ref is not None
     state_ds = read_state(state_bytes(ref.source))
-    header, cells, photometric = _frame(source, params)
+    header, cells, photometric, file = _frame(source, params)
     info = header.info
     state = presentation_for(state_ds, ref.uid, ref.image_uid, params.frame, info)
     image = _shown(header, params, photometric, cells, state)
@@ -150,6 +154,8 @@ def render_presented(source: RenderSource, params: RenderParams) -> RenderResult
         out_height=out_height,
     )
     picture = draw(picture, state.graphics, state.texts, mapping)
+    through = dataclasses.replace(header, voi=state.voi or header.voi)
+    picture = labelled(picture, file, through, params)
     return RenderResult(
         data=encode(picture, params.output, params.quality),
         output=params.output,

@@ -521,3 +521,15 @@ def test_a_change_of_state_reuses_the_decoded_frame(
     monkeypatch.setattr(presented, "StoredFile", no_read)
     second = through(image, state(folder, "cache_b", image, voi=voi(image), shape="INVERSE"))
     assert np.array_equal(second, 255 - first)
+
+
+def test_corner_annotations_through_a_state(image: Path, folder: Path) -> None:
+    """annotation=patient applies to a render through a state too: text top left only."""
+    path = state(folder, "labels", image, voi=voi(image), rotation=90, flip=False)
+    params = dataclasses.replace(PNG, rows=256)
+    plain = through(image, path, params)
+    labelled = through(image, path, dataclasses.replace(params, annotation=("patient",)))
+    changed = labelled != plain
+    height, width = changed.shape
+    assert changed[: height // 4, : width // 2].sum() > 50
+    assert not changed[height // 2 :].any()

@@ -152,7 +152,7 @@ def test_the_window_used_is_shown(tmp_path: Path) -> None:
     path = japanese(tmp_path / "jp.dcm")
     header = pydicom.dcmread(path)
     assert header.WindowCenter == 2048
-    from renderer.pipeline import window_text
+    from renderer.labels import window_text
     from renderer.stored_file import StoredFile
 
     head = StoredFile(str(path)).header(0, 10**8)
