@@ -38,16 +38,26 @@ DOCUMENTS: dict[OutputFormat, tuple[frozenset[Kind], str]] = {
     OutputFormat.HTML: (frozenset((Kind.REPORT,)), "an HTML rendering (structured reports only)"),
     OutputFormat.MPEG: (frozenset((Kind.VIDEO,)), "a video stream (video objects only)"),
     OutputFormat.MP4: (frozenset((Kind.VIDEO,)), "an MP4 video (video objects only)"),
+    OutputFormat.DICOM: (frozenset(Kind), "the DICOM file"),
 }
 
 
-def check_offered(kind: Kind, output: OutputFormat) -> None:
+def offers(kind: Kind, output: OutputFormat) -> bool:
     """Every object has a picture; the other forms only the objects that hold them."""
-    if output.is_picture:
-        return
-    kinds, what = DOCUMENTS[output]
-    if kind not in kinds:
-        raise NotOffered(f"{what} is not available for this object ({kind.value})")
+    return output.is_picture or kind in DOCUMENTS[output][0]
+
+
+def choose_output(
+    kind: Kind, output: OutputFormat, alternatives: tuple[OutputFormat, ...] = ()
+) -> OutputFormat:
+    """The first of `output` and its alternatives that the object offers."""
+    for candidate in (output, *alternatives):
+        if offers(kind, candidate):
+            return candidate
+    raise NotOffered(
+        f"{DOCUMENTS[output][1]} is not available for this object ({kind.value}); "
+        "it is offered as a picture (JPEG, PNG, GIF)"
+    )
 
 
 def kind_of(ds: Dataset, size: int | None = None) -> Kind:
@@ -90,4 +100,12 @@ def check_complete(ds: Dataset, size: int | None = None) -> None:
         )
 
 
-__all__ = ["DOCUMENTS", "ENCAPSULATED_PDF", "Kind", "check_complete", "check_offered", "kind_of"]
+__all__ = [
+    "DOCUMENTS",
+    "ENCAPSULATED_PDF",
+    "Kind",
+    "check_complete",
+    "choose_output",
+    "kind_of",
+    "offers",
+]

@@ -24,6 +24,7 @@ class OutputFormat(enum.Enum):
     HTML = "html"  # a structured report, readable
     MPEG = "mpeg"  # a video's stream, as stored
     MP4 = "mp4"  # a video's stream in an MP4 container
+    DICOM = "dicom"  # the stored file in another transfer syntax
 
     @property
     def is_picture(self) -> bool:
@@ -106,6 +107,10 @@ class RenderParams:
     # codec's own low-pass, before the window); False decodes in full and averages after it.
     reduced_decode: bool = True
     charset: str = "utf-8"  # of text outputs (HTML), as the client named it
+    transfer_syntax: str | None = None  # of a DICOM output (WADO-URI transferSyntax)
+    # What else the client accepts, in order, should the object not offer `output` (a PDF
+    # asked of a folder of images and reports, say); the result says which was made.
+    alternatives: tuple[OutputFormat, ...] = ()
     overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
     presentation: PresentationRef | None = None
     annotation: tuple[str, ...] = ()  # corner text: "patient", "technique" (renderer.labels)

@@ -20,13 +20,14 @@ from renderer.grayscale import render_grayscale
 from renderer.gsps import referenced_image
 from renderer.header import Header, describe
 from renderer.icc import apply_icc
-from renderer.kinds import Kind, check_offered, kind_of
+from renderer.kinds import Kind, choose_output, kind_of
 from renderer.objects import render_object
 from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
 from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.supplemental import apply_supplemental
+from renderer.transcode import transcode
 from renderer.viewport import apply_flips, layout
 
 
@@ -67,6 +68,8 @@ def render_frame(
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
     if params.presentation is not None:  # WADO-URI presentationUID: a path of its own
         return render_presented(source, params)
+    if params.output is OutputFormat.DICOM:  # WADO-URI transferSyntax: the file, transcoded
+        return transcoded(source, params)
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
     # asks every request without a frameNumber to animate: only a GIF does.)
     gif_animation = params.animate and params.output is OutputFormat.GIF
@@ -81,7 +84,10 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
         # The lean reader takes only plain images; otherwise pydicom says what the object is.
         kind = Kind.IMAGE if file.plain is not None else kind_of(file.dataset(), file.size)
-        check_offered(kind, params.output)
+        output = choose_output(kind, params.output, params.alternatives)
+        if output is not params.output:  # the client's next choice
+            params = dataclasses.replace(params, output=output, alternatives=())
+            gif_animation = params.animate and output is OutputFormat.GIF
         if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
             image_uid = referenced_image(file.dataset())
             if image_uid is not None:
@@ -126,6 +132,13 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         pixel_aspect=info.pixel_aspect,
         default_window=info.photometric in GRAYSCALE and header.voi is None,
     )
+
+
+def transcoded(source: RenderSource, params: RenderParams) -> RenderResult:
+    file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+    ds = file.dataset()
+    data = transcode(file.data, ds, params.transfer_syntax or "", params.max_pixels)
+    return RenderResult(data, params.output, 0, 0, 0, 0, 1)
 
 
 def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:

@@ -11,6 +11,7 @@ from pydicom.dataset import Dataset
 
 from renderer import part10
 from renderer.decode import Source, decode_frame, image_info, native_frame, read_dataset
+from renderer.errors import NotDicom
 from renderer.geometry import Plan
 from renderer.header import Header, describe
 from renderer.local_file import read_nofollow
@@ -29,6 +30,13 @@ class StoredFile:
         if isinstance(source, str):  # a folder store's file: never through a symlink
             source = self._source = read_nofollow(source)
         self.plain = part10.read(source)
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes (read by now: the dataset of an unreadable file raised first)."""
+        if not isinstance(self._source, bytes):
+            raise NotDicom("the stored file could not be read")
+        return self._source
 
     @property
     def size(self) -> int | None:

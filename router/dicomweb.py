@@ -22,7 +22,7 @@ from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
 from router.views import image_response, render_image
-from router.wado_uri import OUTPUTS
+from router.wado_uri import OUTPUTS, alternatives
 
 ROOT = "/dicom-web/studies/{study}"
 TARGETS = (
@@ -99,6 +99,7 @@ def render_params(
         overlays=service.rendered_defaults.overlays if query.overlays is None else query.overlays,
         charset=query.charset,
         annotation=query.annotation,
+        alternatives=alternatives((query.media_type, *query.alternatives)),
     )
 
 

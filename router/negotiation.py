@@ -46,25 +46,25 @@ def _matches(media_range: str, offered: str) -> bool:
     return (minor == "*" and offered.split("/")[0] == major) or media_range == offered
 
 
-def negotiate(
+def ranked(
     value: str, offered: Iterable[str], aliases: dict[str, str] | None = None
-) -> str | None:
-    """The offered type the client prefers most: highest q, then first listed, then the order
-    of `offered` (so wildcards pick the server's default). None if nothing is acceptable.
+) -> tuple[str, ...]:
+    """Every acceptable offered type, the most preferred first: highest q, then first listed,
+    then the order of `offered` (so wildcards pick the server's default); empty if nothing is
+    acceptable. What only the object can settle (a PDF, else a JPEG) is tried in this order.
     Remembered: clients send the same few Accept values again and again."""
-    return _best(value, tuple(offered), tuple(sorted((aliases or {}).items())))
+    return _ranked(value, tuple(offered), tuple(sorted((aliases or {}).items())))
 
 
 @functools.lru_cache(maxsize=1024)
-def _best(
+def _ranked(
     value: str, offered: tuple[str, ...], alias_pairs: tuple[tuple[str, str], ...]
-) -> str | None:
+) -> tuple[str, ...]:
     aliases = dict(alias_pairs)
     ranges = [
         MediaRange(aliases.get(r.type, r.type), r.q, r.position) for r in parse_media_ranges(value)
     ]
-    best: tuple[float, int, int] | None = None
-    choice = None
+    scored: list[tuple[tuple[float, int, int], str]] = []
     for rank, media in enumerate(offered):
         # The most specific range that matches decides this type's q (RFC 9110 12.5.1).
         matching = [r for r in ranges if _matches(r.type, media)]
@@ -73,7 +73,5 @@ def _best(
         specific = max(matching, key=lambda r: (r.type.count("*") == 0, r.type != "*/*"))
         if specific.q <= 0:
             continue
-        score = (-specific.q, specific.position, rank)
-        if best is None or score < best:
-            best, choice = score, media
-    return choice
+        scored.append(((-specific.q, specific.position, rank), media))
+    return tuple(media for _, media in sorted(scored))

@@ -10,7 +10,7 @@ from multidict import MultiMapping
 
 from renderer.params import SourceBox, VoiFunction, Window
 from router.errors import InvalidRequest, NotAcceptable
-from router.negotiation import negotiate
+from router.negotiation import ranked
 from router.wado_uri import (
     ALIASES,
     DEFAULT_CHARSET,
@@ -59,6 +59,7 @@ class RenderedQuery:
     overlays: bool | None = None  # a wadofarm extension, as on /wado; None: --overlays
     charset: str = DEFAULT_CHARSET  # of a text output (HTML)
     annotation: tuple[str, ...] = ()  # patient, technique (PS3.18 8.3.5.1.5)
+    alternatives: tuple[str, ...] = ()  # acceptable types after media_type, in order
 
 
 def parse_viewport(value: str) -> Viewport:
@@ -107,12 +108,13 @@ def window_with_function(center: float, width: float, function: str) -> Window:
     return Window(center, width, WINDOW_FUNCTIONS[function])
 
 
-def negotiate_media(accept: str | None, offered: tuple[str, ...] = OFFERED) -> str:
-    """The `accept` parameter, else the Accept header; absent or empty means JPEG."""
+def negotiate_media(accept: str | None, offered: tuple[str, ...] = OFFERED) -> tuple[str, ...]:
+    """The `accept` parameter, else the Accept header, as the acceptable offered types, the
+    preferred first; absent or empty means JPEG."""
     if accept is None or not accept.strip():
-        return JPEG
-    chosen = negotiate(accept, offered, ALIASES)
-    if chosen is None:
+        return (JPEG,)
+    chosen = tuple(ranked(accept, offered, ALIASES))
+    if not chosen:
         shown = accept if len(accept) <= 60 else accept[:60] + "…"
         raise NotAcceptable(
             f"none of the requested media types is offered ({shown!r}); "
@@ -125,8 +127,10 @@ def parse(
     query: MultiMapping[str], accept_header: str | None, offered: tuple[str, ...] = OFFERED
 ) -> RenderedQuery:
     p = single_values(query, KNOWN)
+    types = negotiate_media(p.get("accept", accept_header), offered)
     return RenderedQuery(
-        media_type=negotiate_media(p.get("accept", accept_header), offered),
+        media_type=types[0],
+        alternatives=types[1:],
         quality=parse_int("quality", p["quality"], 1, 100) if "quality" in p else DEFAULT_QUALITY,
         viewport=parse_viewport(p["viewport"]) if "viewport" in p else None,
         window=parse_window(p["window"]) if "window" in p else None,

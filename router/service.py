@@ -31,15 +31,18 @@ MEDIA_TYPES = {
     OutputFormat.HTML: "text/html",
     OutputFormat.MPEG: "video/mpeg",
     OutputFormat.MP4: "video/mp4",
+    OutputFormat.DICOM: "application/dicom",
 }
-STREAMS = (OutputFormat.MPEG, OutputFormat.MP4)  # too big to keep: never cached
+# Too big to keep, or (a transcoded file) asked for once: never cached.
+STREAMS = (OutputFormat.MPEG, OutputFormat.MP4, OutputFormat.DICOM)
 
 
-def media_type(params: RenderParams) -> str:
-    """The Content-Type of a render: text states its charset."""
-    if params.output is OutputFormat.HTML:
-        return f"{MEDIA_TYPES[params.output]}; charset={params.charset}"
-    return MEDIA_TYPES[params.output]
+def media_type(output: OutputFormat, params: RenderParams) -> str:
+    """The Content-Type of what the render made (the request's first choice, or the first
+    alternative the object offers): text states its charset."""
+    if output is OutputFormat.HTML:
+        return f"{MEDIA_TYPES[output]}; charset={params.charset}"
+    return MEDIA_TYPES[output]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -79,6 +82,9 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     animate = params.animate and params.output is OutputFormat.GIF
     frame = None if animate else params.frame
     charset = params.charset if params.output is OutputFormat.HTML else None
+    syntax = params.transfer_syntax if params.output is OutputFormat.DICOM else None
+    # A document asked first may come back as the next choice: what else was accepted counts.
+    fallbacks = () if params.output.is_picture else params.alternatives
     return (
         object_uid,
         frame,
@@ -90,6 +96,8 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
         state,
         charset,
         params.annotation,
+        syntax,
+        fallbacks,
     )
 
 
@@ -158,7 +166,7 @@ class RenderService:
             self._facts.put(instance.object_uid, facts)
         entry = CachedImage(
             body=result.data,
-            media_type=media_type(params),
+            media_type=media_type(result.output, params),
             etag=result.etag,  # hashed by the worker: the router never reads the bytes
             width=result.width,
             height=result.height,

@@ -62,9 +62,9 @@ async def wado(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    if query.media_type == wado_uri.DICOM:
+    if query.media_type == wado_uri.DICOM and query.transfer_syntax is None:
         return await send_file(request, await service.store.download(instance))
-    params = wado_uri.render_params(query, service.defaults)
+    params = wado_uri.render_params(query, service.defaults)  # transcoded by a worker
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)
     image, source = await render_image(request, instance, params)

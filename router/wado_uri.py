@@ -16,7 +16,7 @@ from multidict import MultiMapping
 
 from renderer.params import OutputFormat, Region, RenderParams, Window
 from router.errors import InvalidRequest, NotAcceptable
-from router.negotiation import negotiate
+from router.negotiation import ranked
 from router.uid import check_uid
 
 JPEG = "image/jpeg"
@@ -53,6 +53,7 @@ KNOWN = (
     "presentationSeriesUID",
     "charset",
     "annotation",
+    "transferSyntax",
 )
 _KNOWN_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # single_values' names, as sets
 DEFAULT_CHARSET = "utf-8"
@@ -79,6 +80,8 @@ class WadoRequest:
     presentation_series_uid: str | None = None
     charset: str = DEFAULT_CHARSET  # of a text output (HTML)
     annotation: tuple[str, ...] = ()  # corner text, a subset of ANNOTATIONS
+    transfer_syntax: str | None = None  # of application/dicom: transcoded by a worker
+    alternatives: tuple[str, ...] = ()  # acceptable types after media_type, in order
 
 
 OUTPUTS = {
@@ -89,6 +92,7 @@ OUTPUTS = {
     HTML: OutputFormat.HTML,
     MPEG: OutputFormat.MPEG,
     MP4: OutputFormat.MP4,
+    DICOM: OutputFormat.DICOM,  # only with transferSyntax: the stored file is sent as it is
 }
 
 
@@ -108,6 +112,8 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         overlays=settings.overlays if request.overlays is None else request.overlays,
         charset=request.charset,
         annotation=request.annotation,
+        transfer_syntax=request.transfer_syntax,
+        alternatives=alternatives((request.media_type, *request.alternatives)),
     )
 
 
@@ -190,16 +196,37 @@ def parse_annotation(value: str) -> tuple[str, ...]:
     return tuple(kind for kind in ANNOTATIONS if kind in asked)
 
 
-def parse_content_type(value: str | None) -> str:
+def parse_transfer_syntax(value: str | None, content_type: str | None) -> str | None:
+    """`transferSyntax` (PS3.18 8.2.11): a UID, only with contentType=application/dicom."""
     if value is None or not value.strip():
-        return JPEG
-    chosen = negotiate(value, OFFERED, ALIASES)
-    if chosen is None:
+        return None
+    if parse_content_type(content_type) != DICOM:
+        raise InvalidRequest("transferSyntax applies only to contentType=application/dicom")
+    return check_uid("transferSyntax", value.strip())
+
+
+def parse_content_type(value: str | None) -> str:
+    return parse_content_types(value)[0]
+
+
+def parse_content_types(value: str | None) -> tuple[str, ...]:
+    """The acceptable types, the preferred first: whether the first fits the object (a PDF,
+    an HTML report) only the renderer knows, so the others come along as alternatives."""
+    if value is None or not value.strip():
+        return (JPEG,)
+    acceptable = ranked(value, OFFERED, ALIASES)
+    if not acceptable:
         raise NotAcceptable(
             f"none of the requested content types is available ({_show(value)}); "
             f"this server offers {', '.join(OFFERED)}"
         )
-    return chosen
+    return tuple(acceptable)
+
+
+def alternatives(types: tuple[str, ...]) -> tuple[OutputFormat, ...]:
+    """The renders to fall back on, in order, after the first type (the stored file is not
+    one: it is chosen, or not, before any render)."""
+    return tuple(OUTPUTS[t] for t in types[1:] if t != DICOM)
 
 
 def single_values(query: MultiMapping[str], names: tuple[str, ...] = KNOWN) -> dict[str, str]:
@@ -230,11 +257,13 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         raise InvalidRequest("presentationSeriesUID is given without presentationUID")
     if "presentationUID" in p and parse_content_type(p.get("contentType")) == DICOM:
         raise InvalidRequest("presentationUID applies to rendered images, not application/dicom")
+    types = parse_content_types(p.get("contentType"))
     return WadoRequest(
         object_uid=check_uid("objectUID", p["objectUID"]),
         study_uid=_optional_uid(p, "studyUID"),
         series_uid=_optional_uid(p, "seriesUID"),
-        media_type=parse_content_type(p.get("contentType")),
+        media_type=types[0],
+        alternatives=types[1:],
         rows=_optional_int(p, "rows", 1, MAX_SIDE),
         columns=_optional_int(p, "columns", 1, MAX_SIDE),
         region=parse_region(p["region"]) if "region" in p else None,
@@ -246,6 +275,7 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         presentation_series_uid=_optional_uid(p, "presentationSeriesUID"),
         charset=parse_charset(p.get("charset")),
         annotation=parse_annotation(p["annotation"]) if "annotation" in p else (),
+        transfer_syntax=parse_transfer_syntax(p.get("transferSyntax"), p.get("contentType")),
     )
 
 

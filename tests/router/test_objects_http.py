@@ -4,9 +4,12 @@ renderer's own for that file, and the gallery in headless Chromium shows every c
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 
+import numpy as np
+import pydicom
 import pytest
 
 from renderer.params import OutputFormat, RenderParams
@@ -170,6 +173,72 @@ def test_video_stream_and_frames(server: Wadofarm, study, name: str) -> None:  #
     assert decode(thumbnail.body).shape[:2] == (105, 128)
     rendered = get(base + "/rendered", headers={"Accept": "video/mp4"})
     assert rendered.status == 200 and rendered.body == mp4.body
+
+
+@pytest.mark.parametrize(
+    ("syntax", "least_psnr"),
+    [
+        ("1.2.840.10008.1.2.5", None),
+        ("1.2.840.10008.1.2.4.80", None),
+        ("1.2.840.10008.1.2.4.91", 45),
+    ],
+)
+def test_transfer_syntax_round_trip(
+    server: Wadofarm, study, syntax: str, least_psnr: float | None
+) -> None:  # type: ignore[no-untyped-def]
+    ct = by_name(study)["ct"]
+    params = server.wado(ct.object_uid, contentType="application/dicom", transferSyntax=syntax)
+    reply = get(server.url + "/wado", params=params)
+    assert reply.status == 200 and reply.content_type == "application/dicom", reply.text
+    sent = pydicom.dcmread(io.BytesIO(reply.body))
+    assert sent.file_meta.TransferSyntaxUID == syntax
+    original = pydicom.dcmread(ct.path).pixel_array.astype(float)
+    back = sent.pixel_array.astype(float)
+    if least_psnr is None:
+        assert (back == original).all()
+    else:
+        mse = float(((back - original) ** 2).mean())
+        assert 10 * np.log10((original.max() - original.min()) ** 2 / mse) > least_psnr
+
+
+def test_transfer_syntax_refusals(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    ct = by_name(study)["ct"]
+    url = server.url + "/wado"
+    baseline = "1.2.840.10008.1.2.4.50"
+    refused = get(
+        url,
+        params=server.wado(ct.object_uid, contentType="application/dicom", transferSyntax=baseline),
+    )
+    assert refused.status == 406 and baseline in refused.text and "16" in refused.text
+    unknown = get(
+        url,
+        params=server.wado(ct.object_uid, contentType="application/dicom", transferSyntax="1.2.3"),
+    )
+    assert unknown.status == 406 and "1.2.3" in unknown.text
+    image = get(url, params=server.wado(ct.object_uid, transferSyntax="1.2.840.10008.1.2"))
+    assert image.status == 400 and "application/dicom" in image.text
+    same = get(
+        url,
+        params=server.wado(
+            ct.object_uid, contentType="application/dicom", transferSyntax="1.2.840.10008.1.2.1"
+        ),
+    )
+    assert same.status == 200 and same.body == ct.path.read_bytes()
+
+
+def test_a_list_of_types_falls_back_to_what_the_object_offers(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    """A viewer asks a whole study for "application/pdf, text/html, image/png": each object
+    answers with the first it holds."""
+    accept = "application/pdf, text/html;q=0.9, image/png;q=0.5"
+    expected = {"pdf": PDF, "sr": "text/html", "kos": "text/html", "ct": "image/png"}
+    expected |= {"rtplan": "image/png", "mpeg2": "image/png"}
+    for name, media in expected.items():
+        obj = by_name(study)[name]
+        reply = get(server.url + "/wado", params=server.wado(obj.object_uid, contentType=accept))
+        assert reply.status == 200 and reply.content_type == media, (name, reply.text)
+        base = f"{server.url}/dicom-web/studies/{STUDY}/series/{obj.series_uid}"
+        rendered = get(base + "/rendered", headers={"Accept": accept})
+        assert rendered.status == 200 and rendered.content_type == media, (name, rendered.text)
 
 
 def reply_body(server: Wadofarm, obj: objects.StudyObject, charset: str) -> bytes:
