@@ -12,7 +12,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.params import OutputFormat, RenderParams
+from renderer.params import DefaultWindow, OutputFormat, RenderParams
 from renderer.pipeline import render
 from tests.support import objects, videos
 from tests.support.browser import chromium
@@ -92,7 +92,14 @@ def test_dicomweb_series_and_instance_pictures(
         reply = get(f"{server.url}{target}/{route}", headers={"Accept": "image/png"})
         assert reply.status == 200, reply.text
         side = 128 if route == "thumbnail" else None
-        assert reply.body == own_render(obj, output=OutputFormat.PNG, rows=side, columns=side)
+        expected = own_render(
+            obj,
+            output=OutputFormat.PNG,
+            rows=side,
+            columns=side,
+            default_window=DefaultWindow.MINMAX,  # DICOMweb's default (--default-window route)
+        )
+        assert reply.body == expected
 
 
 def test_a_placeholder_is_one_frame(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
