@@ -27,7 +27,7 @@ WEIGHTS = {  # the heavy ones less often, so the mix is fast enough to churn the
     "CT_small.dcm": 6,
     "693_UNCI.dcm": 4,
     "MR2_UNCR.dcm": 2,
-    "RG1_J2KR.dcm": 1,
+    "RG3_J2KR.dcm": 1,
     "US1_J2KR.dcm": 3,
     "examples_ybr_color.dcm": 3,
     "emri_small_jpeg_ls_lossless.dcm": 4,
@@ -49,7 +49,7 @@ def mixed(rng: random.Random) -> dict[str, object]:
         return {**wado(name), "rows": "-1"}
     if roll < 0.06:
         return {**wado(name), "objectUID": "1.2.3.4.5." + str(rng.randrange(10**6))}
-    if roll < 0.10 and name != "RG1_J2KR.dcm":
+    if roll < 0.10 and name != "RG3_J2KR.dcm":
         return {**wado(name), "contentType": "application/dicom"}
     params: dict[str, object] = {"rows": rng.choice([64, 128, rng.randrange(16, 512)])}
     if rng.random() < 0.3:
