@@ -7,6 +7,7 @@ import gzip
 import http.client
 import io
 import json
+import re
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -221,6 +222,69 @@ def test_rest_api_and_explorer_pass_through(wadofarm_orthanc, orthanc) -> None: 
     head = request("HEAD", wadofarm_orthanc.url + "/system")
     assert head.status == request("HEAD", orthanc.url + "/system").status
     assert head.body == b""
+
+
+def test_explorer_and_its_assets_pass_through(wadofarm_orthanc, orthanc) -> None:  # type: ignore[no-untyped-def]
+    """Orthanc Explorer through wadofarm: the page, and every script, style sheet and image it
+    loads, byte for byte."""
+    page = get(wadofarm_orthanc.url + "/app/explorer.html")
+    assert page.status == 200 and page.content_type == "text/html"
+    assets = set(re.findall(r'(?:src|href)="([^"#:]+)"', page.text))
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for asset in sorted(assets):
+        path = "/app/" + asset.removeprefix("./")
+        proxied = get(wadofarm_orthanc.url + path)
+        direct = get(orthanc.url + path)
+        assert proxied.status == direct.status == 200, path
+        assert proxied.content_type == direct.content_type, path
+        assert proxied.body == direct.body, path
+
+
+def test_tools_find_passes_through(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    """POST /tools/find, Orthanc's search that viewers (and wadofarm itself) use."""
+    for level, query in (
+        ("Study", {"StudyInstanceUID": orthanc_series.study_uid}),
+        ("Series", {"SeriesInstanceUID": orthanc_series.series_uid}),
+        ("Instance", {"SeriesInstanceUID": orthanc_series.series_uid}),
+    ):
+        body = json.dumps({"Level": level, "Query": query, "Expand": True}).encode()
+        headers = {"Content-Type": "application/json"}
+        proxied = request("POST", wadofarm_orthanc.url + "/tools/find", body=body, headers=headers)
+        direct = request("POST", orthanc.url + "/tools/find", body=body, headers=headers)
+        assert proxied.status == direct.status == 200, proxied.text
+        found = json.loads(proxied.body)
+        assert found == json.loads(direct.body)
+        expected = len(orthanc_series.members) if level == "Instance" else 1
+        assert len(found) == expected, level
+
+
+def test_rest_resources_viewers_read(wadofarm_orthanc, orthanc, orthanc_series) -> None:  # type: ignore[no-untyped-def]
+    """The REST resources a viewer on Orthanc's own API walks: study, series, instance, tags,
+    the file and a raw frame, each as Orthanc answers it."""
+    body = json.dumps(
+        {"Level": "Instance", "Query": {"SOPInstanceUID": orthanc_series.middle.object_uid}}
+    ).encode()
+    [instance] = json.loads(request("POST", orthanc.url + "/tools/find", body=body).body)
+    info = json.loads(get(f"{orthanc.url}/instances/{instance}").body)
+    series = info["ParentSeries"]
+    study = json.loads(get(f"{orthanc.url}/series/{series}").body)["ParentStudy"]
+    for path in (
+        "/studies",
+        f"/studies/{study}",
+        f"/studies/{study}/series",
+        f"/series/{series}",
+        f"/series/{series}/instances",
+        f"/instances/{instance}",
+        f"/instances/{instance}/tags",
+        f"/instances/{instance}/simplified-tags",
+        f"/instances/{instance}/file",
+        f"/instances/{instance}/frames/0/raw",
+    ):
+        proxied = get(wadofarm_orthanc.url + path)
+        direct = get(orthanc.url + path)
+        assert proxied.status == direct.status == 200, path
+        assert proxied.content_type == direct.content_type, path
+        assert proxied.body == direct.body, path
 
 
 def test_big_download_streams_byte_for_byte(wadofarm_orthanc, orthanc, catalogue) -> None:  # type: ignore[no-untyped-def]
