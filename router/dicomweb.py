@@ -8,20 +8,21 @@ default box of --thumbnail-size and never animated.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
 from aiohttp import web
 
 from renderer.params import RenderParams
-from router import rendered_query
+from router import multipart, rendered_query
 from router.cache import BoundedDict
 from router.errors import NotFound
-from router.keys import ACCESS, SERVICE
+from router.keys import ACCESS, CONFIG, SERVICE
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
-from router.views import image_response, render_image
+from router.views import etag_matches, image_response, render_image
 from router.wado_uri import OUTPUTS, alternatives
 
 ROOT = "/dicom-web/studies/{study}"
@@ -110,18 +111,53 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     study = check_uid("study", match["study"])
     series = check_uid("series", match["series"]) if "series" in match else None
     instance_uid = check_uid("instance", match["instance"]) if "instance" in match else None
-    frame = rendered_query.parse_frame(match["frame"]) if "frame" in match else None
+    frames = rendered_query.parse_frames(match["frame"]) if "frame" in match else None
+    if frames is not None and len(frames) > 1:  # a part per frame: pictures only
+        offered = rendered_query.PICTURES
+        query = rendered_query.parse(request.query, request.headers.get("Accept"), offered)
     service = request.app[SERVICE]
     if instance_uid is None:
         instance = await representative(request, study, series)
     else:
         instance = await service.store.locate(instance_uid, study, series)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
+    if frames is not None and len(frames) > 1:
+        return await frame_list(request, instance, query, frames, thumbnail)
+    frame = frames[0] if frames else None
     params = render_params(service, query, frame, thumbnail)
     image, source = await render_image(request, instance, params)
     response = image_response(request, image, source)
     response.headers["Vary"] = "Accept"
     return response
+
+
+async def frame_list(
+    request: web.Request,
+    instance: Instance,
+    query: rendered_query.RenderedQuery,
+    frames: tuple[int, ...],
+    thumbnail: bool,
+) -> web.Response:
+    """frames/1,3,5/rendered: multipart/related, one part per frame in the order asked; the
+    renders run side by side in the pool (at most MAX_FRAMES), each through the render cache."""
+    service = request.app[SERVICE]
+    rendered = await asyncio.gather(
+        *(
+            render_image(request, instance, render_params(service, query, frame, thumbnail))
+            for frame in frames
+        )
+    )
+    body, content_type, etag = multipart.related([image for image, _ in rendered])
+    headers = {
+        "ETag": etag,
+        "Cache-Control": request.app[CONFIG].cache_control,
+        "X-Wadofarm-Cache": ",".join(source for _, source in rendered),
+        "Vary": "Accept",
+    }
+    if etag_matches(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = content_type
+    return web.Response(body=body, headers=headers)
 
 
 async def rendered(request: web.Request) -> web.Response:

@@ -34,6 +34,7 @@ from router.wado_uri import (
 
 PICTURES = (JPEG, PNG, GIF)  # JPEG first: the default, and what */* and image/* mean
 OFFERED = (*PICTURES, PDF, HTML, MPEG, MP4)  # /rendered; a /thumbnail is a picture
+MAX_FRAMES = 64  # frames in one multipart answer: each is a render
 KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset", "annotation")
 # The VOI LUT Functions of PS3.3 C.11.2.1.3, by their PS3.18 query names.
 WINDOW_FUNCTIONS = {
@@ -140,8 +141,9 @@ def parse(
     )
 
 
-def parse_frame(value: str) -> int:
-    """The 1-based frame of a /frames/{n} target; one frame per request."""
-    if "," in value:
-        raise InvalidRequest("rendered frames are served one at a time: give one frame number")
-    return parse_int("frame number", value, 1, MAX_FRAME)
+def parse_frames(value: str) -> tuple[int, ...]:
+    """The 1-based frames of a /frames/{list} target, in the order asked (PS3.18 8.3.3.1)."""
+    parts = value.split(",")
+    if len(parts) > MAX_FRAMES:
+        raise InvalidRequest(f"at most {MAX_FRAMES} frames are rendered per request")
+    return tuple(parse_int("frame number", part.strip(), 1, MAX_FRAME) for part in parts)

@@ -248,6 +248,47 @@ def test_a_list_of_types_falls_back_to_what_the_object_offers(server: Wadofarm, 
         assert rendered.status == 200 and rendered.content_type == media, (name, rendered.text)
 
 
+def parts(reply_headers: dict[str, str], body: bytes) -> list[tuple[str, bytes]]:
+    """The parts of a multipart/related body: (content type, bytes) each."""
+    content_type = reply_headers["content-type"]
+    assert content_type.startswith("multipart/related;")
+    boundary = content_type.split("boundary=")[1].split(";")[0].strip().strip('"').encode()
+    chunks = body.split(b"--" + boundary)
+    assert chunks[0] == b"" and chunks[-1] == b"--\r\n"
+    found = []
+    for chunk in chunks[1:-1]:
+        head, _, payload = chunk.partition(b"\r\n\r\n")
+        assert payload.endswith(b"\r\n")
+        found.append((head.decode().split("Content-Type:")[1].strip(), payload[:-2]))
+    return found
+
+
+@pytest.mark.parametrize(("name", "frames"), [("mpeg2", (5, 1, 3)), ("pdf", (2, 1))])
+def test_a_frame_list_is_multipart(
+    server: Wadofarm, study, name: str, frames: tuple[int, ...]
+) -> None:  # type: ignore[no-untyped-def]
+    obj = by_name(study)[name]
+    base = (
+        f"{server.url}/dicom-web/studies/{STUDY}/series/{obj.series_uid}/instances/{obj.object_uid}"
+    )
+    listed = ",".join(str(f) for f in frames)
+    reply = get(f"{base}/frames/{listed}/rendered", headers={"Accept": "image/png"})
+    assert reply.status == 200, reply.text
+    assert 'type="image/png"' in reply.headers["content-type"]
+    found = parts(reply.headers, reply.body)
+    assert [media for media, _ in found] == ["image/png"] * len(frames)
+    for frame, (_, payload) in zip(frames, found, strict=True):
+        single = get(f"{base}/frames/{frame}/rendered", headers={"Accept": "image/png"})
+        assert payload == single.body
+    again = get(
+        f"{base}/frames/{listed}/rendered",
+        headers={"Accept": "image/png", "If-None-Match": reply.headers["etag"]},
+    )
+    assert again.status == 304
+    past = get(f"{base}/frames/1,99/rendered")
+    assert past.status == 400 and "frameNumber 99" in past.text
+
+
 def reply_body(server: Wadofarm, obj: objects.StudyObject, charset: str) -> bytes:
     params = server.wado(obj.object_uid, contentType="text/html", charset=charset)
     return get(server.url + "/wado", params=params).body

@@ -7,7 +7,7 @@ from multidict import MultiDict
 
 from renderer.params import SourceBox, Window
 from router.errors import InvalidRequest, NotAcceptable
-from router.rendered_query import RenderedQuery, Viewport, parse, parse_frame
+from router.rendered_query import MAX_FRAMES, RenderedQuery, Viewport, parse, parse_frames
 
 
 def q(header: str | None = None, **params: str) -> RenderedQuery:
@@ -99,7 +99,8 @@ def test_repeated_parameter_is_ambiguous() -> None:
 
 
 def test_frame_numbers() -> None:
-    assert parse_frame("3") == 3
-    for bad in ("0", "x", "1,2", "-1"):
+    assert parse_frames("3") == (3,)
+    assert parse_frames("5,1,3") == (5, 1, 3)  # in the order asked
+    for bad in ("0", "x", "1,", "-1", "1,,2", ",".join(["1"] * (MAX_FRAMES + 1))):
         with pytest.raises(InvalidRequest):
-            parse_frame(bad)
+            parse_frames(bad)
