@@ -4,6 +4,8 @@ survives Orthanc dropping it, and each failure named for the router to map."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -73,3 +75,38 @@ def test_deleted_instance_is_404_through_wadofarm(
         assert get(server.url + "/wado", params={**params, "rows": 22}).status == 200
     finally:
         server.stop()
+
+
+def serve_once(answers: list[bytes]) -> tuple[int, threading.Thread]:
+    """A loopback server that answers each connection's first request with the next of
+    `answers` (raw bytes, then closes): the faults an upstream can make."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def run() -> None:
+        with listener:
+            for answer in answers:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return port, thread
+
+
+def test_answers_the_lean_reader_refuses_are_named() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nDICM"
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + bytes(10)
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nDICM\r\n0\r\n\r\n"
+    port, thread = serve_once([ok, cut, chunked, b"SSH-2.0-nonsense\r\n"])
+    src = HttpSource(f"http://127.0.0.1:{port}", "/instances/x/file", key="x", timeout=5)
+    assert fetch(src) == b"DICM"  # Connection: close: the next fetch opens a new connection
+    with pytest.raises(SourceUnavailable, match="stopped after 10 of 1000"):
+        fetch(src)
+    with pytest.raises(SourceUnavailable, match="transfer-encoding"):
+        fetch(src)
+    with pytest.raises(SourceUnavailable, match="status line"):
+        fetch(src)
+    thread.join(5)
