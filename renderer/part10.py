@@ -32,6 +32,8 @@ from pydicom.uid import (
     JPEGBaseline8Bit,
 )
 
+from renderer.decode import transfer_syntax_uid
+
 PREAMBLE = 128
 MAGIC = b"DICM"
 UNDEFINED = 0xFFFFFFFF
@@ -154,7 +156,7 @@ def _read(data: bytes) -> Plain:
     if transfer_syntax not in READABLE:
         raise Declined(f"transfer syntax {transfer_syntax}")
     explicit = transfer_syntax in EXPLICIT
-    encapsulated = UID(transfer_syntax).is_encapsulated
+    encapsulated = transfer_syntax_uid(transfer_syntax).is_encapsulated
     if not explicit and data[pos + 4 : pos + 6] in VRS:
         raise Declined("implicit VR announced, explicit VR found")  # pydicom guesses; we don't
     values: dict[str, Any] = {}
@@ -205,7 +207,8 @@ def _read(data: bytes) -> Plain:
         raise Declined("more than one frame")
     if values.get("PhotometricInterpretation") == "PALETTE COLOR":
         raise Declined("a palette")  # pydicom reads the LUTs
-    return Plain(Attributes(values, not explicit), UID(transfer_syntax), data, *pixels)
+    syntax = transfer_syntax_uid(transfer_syntax)
+    return Plain(Attributes(values, not explicit), syntax, data, *pixels)
 
 
 def _meta(data: bytes, pos: int) -> tuple[str, int]:
