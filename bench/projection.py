@@ -31,7 +31,8 @@ ASSUMPTIONS = (
     "per request)",
     "Orthanc's /wado: cores x 1000 / its CPU ms per request, i.e. as if its HTTP threads scaled "
     "to every core (optimistic for Orthanc)",
-    "`routers for CPU` is how many routers would keep the routers from being the limit",
+    "`routers for CPU` is how many routers would keep the routers from being the limit; where "
+    "the routers limit, a cell also says what that many routers (`--routers N`) would serve",
 )
 
 
@@ -42,6 +43,7 @@ class Projection:
     wadofarm: float  # requests per second
     limit: str  # "routers" or "CPU"
     routers_for_cpu: int
+    by_cpu: float  # requests per second with routers_for_cpu routers: the cores decide
     orthanc: float | None
 
     @property
@@ -66,6 +68,7 @@ def project(ours: dict[str, Any], theirs: dict[str, Any] | None, cores: int) -> 
         wadofarm=min(by_routers, by_cpu),
         limit="routers" if by_routers < by_cpu else "CPU",
         routers_for_cpu=math.ceil(cores * router / total),
+        by_cpu=by_cpu,
         orthanc=cores * 1000.0 / orthanc_ms if orthanc_ms else None,
     )
 
@@ -104,7 +107,10 @@ def markdown(results: dict[str, Any]) -> list[str]:
             p = tables[name][index]
             theirs = f"{p.orthanc:,.0f}" if p.orthanc else "?"
             ratio = f" ({p.ratio:.1f}x)" if p.ratio else ""
-            cells.append(f"{p.wadofarm:,.0f} / {theirs}{ratio}, {p.limit}")
+            more = ""
+            if p.limit == "routers" and p.orthanc:
+                more = f"; {p.by_cpu:,.0f} ({p.by_cpu / p.orthanc:.1f}x) with {p.routers_for_cpu}"
+            cells.append(f"{p.wadofarm:,.0f} / {theirs}{ratio}, {p.limit}{more}")
             needed.append(f"{p.routers_for_cpu} {SCENARIOS[name].split(' (')[0]}")
         first = tables[shown[0]][index]
         out.append(

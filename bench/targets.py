@@ -133,7 +133,8 @@ def _projected(results: dict[str, Any]) -> Verdict:
     return Verdict(
         target,
         f"{p.wadofarm:,.0f} vs {p.orthanc:,.0f} req/s = {p.ratio:.2f}x "
-        f"({p.routers} router(s), limit: {p.limit})",
+        f"({p.routers} router(s), limit: {p.limit}; with {p.routers_for_cpu} routers "
+        f"{p.by_cpu / (p.orthanc or 1):.2f}x)",
         p.ratio is not None and p.ratio >= 4.0,
     )
 

@@ -110,7 +110,8 @@ class Metrics:
         return generate_latest(every_router)
 
     async def mirror_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """With several routers: copy this router's snapshot to the shared files now and then."""
+        """With several routers: copy this router's figures to the shared files now and then, and
+        once more on the way out (a replaced router's counts stay in the sums)."""
         mirror = self._mirror
         if mirror is None:
             yield
@@ -124,6 +125,7 @@ class Metrics:
         task = asyncio.create_task(loop(), name="metrics-mirror")
         yield
         task.cancel()
+        mirror.copy()
 
 
 # name -> (help, kind). Counters get the _total suffix from prometheus_client.
