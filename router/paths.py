@@ -23,19 +23,14 @@ if TYPE_CHECKING:
 
 
 def is_normal(path: str) -> bool:
-    """Whether Orthanc reads this (percent-encoded) path as written: no empty, `.` or `..`
-    segment, no trailing slash, no encoded slash (Orthanc decodes before it splits)."""
-    return not (
-        "//" in path
-        or "/." in path
-        or (path[-1:] == "/" and path != "/")
-        or "%2F" in path
-        or "%2f" in path
-    )
+    """Whether Orthanc reads this path as written: no empty, `.` or `..` segment, no trailing
+    slash. (An encoded slash, `%2F`, stays part of its segment here: Orthanc would split there
+    too, but no client relies on that, and it would let `/wado%2F..` reach `/`.)"""
+    return not ("//" in path or "/." in path or (path[-1:] == "/" and path != "/"))
 
 
 def orthanc_path(path: str) -> str:
-    """The (decoded) path as Orthanc's router sees it."""
+    """The path (percent-encoded, `%2F` kept) as Orthanc's router sees it."""
     segments: list[str] = []
     for segment in path.split("/"):
         if segment == "..":
@@ -54,14 +49,16 @@ class OrthancPaths(AbstractResource):
         self._router = router
 
     async def resolve(self, request: web.Request) -> _Resolve:
-        if is_normal(request.rel_url.path_safe):
+        path = request.rel_url.path_safe
+        if is_normal(path):
             return None, set()
-        normal = orthanc_path(request.rel_url.path)
-        if normal == request.rel_url.path:  # e.g. "/.well-known": only looked odd
+        normal = orthanc_path(path)
+        if normal == path:  # e.g. "/.well-known": only looked odd
             return None, set()
         # The handler still gets the request as sent: the pass-through sends Orthanc the path
         # as the client wrote it, and Orthanc reads it the same way.
-        return await self._router.resolve(request.clone(rel_url=URL.build(path=normal))), set()
+        routed = request.clone(rel_url=URL.build(path=normal, encoded=True))
+        return await self._router.resolve(routed), set()
 
     @property
     def canonical(self) -> str:
