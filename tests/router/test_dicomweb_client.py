@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
+from pydicom.uid import generate_uid
 
 from tests.conftest import LoadedOrthanc
 from tests.support import corpus
@@ -227,3 +230,20 @@ def test_rendered_and_thumbnails_are_wadofarms(clients: Clients, orthanc_series:
         assert thumbnail.status_code == 200, target
         assert "X-Wadofarm-Cache" in thumbnail.headers, target
         assert thumbnail.content == _wadofarms(f"{clients.wadofarm}/dicom-web/{target}/thumbnail")
+
+
+def test_store_instances(clients: Clients, catalogue: dict[str, Path]) -> None:
+    """STOW-RS by the client through wadofarm (the 13 MB cine goes chunked: above the client's
+    1 MB chunk size), then the instance read back from Orthanc directly: the same file."""
+    for name in ("CT_small.dcm", "GREYSCALE_CINE.dcm"):
+        dataset = pydicom.dcmread(catalogue[name])
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        answer = clients.ours.store_instances([dataset])
+        assert [item.ReferencedSOPInstanceUID for item in answer.ReferencedSOPSequence] == [
+            dataset.SOPInstanceUID
+        ]
+        stored = clients.direct.retrieve_instance(
+            dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID
+        )
+        assert stored.PixelData == dataset.PixelData
+        assert stored == dataset
