@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from renderer.pool import RenderPool
-from router import dicomweb, gallery, paths, views
+from router import dicomweb, exposure, gallery, paths, views
 from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config
 from router.cors import Cors
@@ -137,6 +137,8 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     """`slot`: which of several routers on one port this is (router.supervisor); alone if None.
     `config` is then this router's share (Slot.config)."""
     slot = slot or Slot(1, 1, 1, config.workers)
+    if config.auth is AuthMode.AUTO:  # not settled by `wadofarm serve`: a Config from code
+        config = exposure.settle(config)
     metrics = Metrics(slot.metrics_dir)
     cors = Cors(config.cors_origins) if config.cors_origins else None
     access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
@@ -145,7 +147,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
         middlewares.append(cors.preflight)
     middlewares.append(error_middleware)
     if access.mode is not AuthMode.NONE:
-        middlewares.append(auth_middleware(access))
+        middlewares.append(auth_middleware(access, lambda app: app[SERVICE].store))
     # Request bodies as they came: a gzip- or deflate-encoded upload reaches Orthanc with its
     # Content-Encoding and Content-Length intact (aiohttp would inflate it; issue 12). No
     # handler of wadofarm's own reads a body.
@@ -172,7 +174,10 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     gallery.add_routes(app)
     paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
     if config.orthanc_url and config.proxy:
-        app[PROXY] = Proxy(config.orthanc_url, config.upstream_timeout, metrics, config.public_url)
+        guard = exposure.Guard.for_config(config)
+        app[PROXY] = Proxy(
+            config.orthanc_url, config.upstream_timeout, metrics, config.public_url, guard
+        )
         app.cleanup_ctx.append(proxy_ctx)
         # Last, and matched last: only what no route above serves goes through.
         app.router.add_route("*", "/{tail:.*}", app[PROXY].forward, name=PROXY_ROUTE)

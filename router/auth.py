@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ DECISIONS = 100_000  # credential x instance decisions remembered at most
 
 
 class AuthMode(enum.StrEnum):
+    AUTO = "auto"  # forward if Orthanc refuses anonymous requests, else none (router.exposure)
     NONE = "none"
     BEARER = "bearer"
     FORWARD = "forward"
@@ -102,6 +104,7 @@ class Access:
         self.tokens = TokenFile(tokens) if mode is AuthMode.BEARER and tokens else None
         self.ttl = ttl
         self._allowed: BoundedDict[tuple[bytes, str], float] = BoundedDict(DECISIONS)
+        self._known: BoundedDict[bytes, float] = BoundedDict(DECISIONS)  # credentials vouched
 
     def authenticate(self, request: web.Request) -> None:
         """Refuse a request without valid credentials (bearer); note whose they are (forward)."""
@@ -135,14 +138,42 @@ class Access:
         await store.check_access(instance)  # raises Unauthorized/Forbidden/NotFound
         self._allowed.put(key, time.monotonic() + self.ttl)
 
+    async def vouch(self, store: Store) -> None:
+        """In forward mode, before a route that shows nothing of Orthanc's (/metrics, the
+        gallery's page): Orthanc says whether it knows this credential at all (remembered for
+        `ttl` seconds)."""
+        claim = forwarded.get()
+        if self.mode is not AuthMode.FORWARD or claim is None:
+            return
+        key = digest(claim.authorization or "")
+        until = self._known.get(key)
+        if until is not None and until > time.monotonic():
+            return
+        await store.check_client()  # raises Unauthorized/Forbidden
+        self._known.put(key, time.monotonic() + self.ttl)
 
-def auth_middleware(access: Access) -> Middleware:
-    """Authenticate every request but the public paths, before any handler runs."""
+
+def shows_nothing_of_orthanc(path: str) -> bool:
+    """Routes that ask Orthanc nothing with the client's credentials, so that --auth forward
+    must ask it whether it knows them: every other route asks per instance or per listing,
+    and the pass-through lets Orthanc judge what it forwards."""
+    return path in ("/", "/metrics") or path.startswith("/gallery/static/")
+
+
+def is_public(request: web.Request) -> bool:
+    """Load balancers' probes: GET or HEAD of /healthz and /readyz, nothing else."""
+    return request.path in PUBLIC and request.method in ("GET", "HEAD")
+
+
+def auth_middleware(access: Access, store_of: Callable[[web.Application], Store]) -> Middleware:
+    """Authenticate every request but the public probes, before any handler runs."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path not in PUBLIC:
+        if not is_public(request):
             access.authenticate(request)
+            if access.mode is AuthMode.FORWARD and shows_nothing_of_orthanc(request.path):
+                await access.vouch(store_of(request.app))
             if access.mode is AuthMode.BEARER and "Authorization" in request.headers:
                 # The token is wadofarm's: it goes no further (not to Orthanc by the proxy).
                 headers = request.headers.copy()

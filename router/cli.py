@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from router import exposure
 from router.config import BY_NAME, SPECS, Config, SettingError, Spec, show
 from router.server import configure_logging, run_router
 from router.slot import Slot
@@ -141,6 +142,7 @@ def settings_table() -> str:
 
 def serve(config: Config) -> None:
     configure_logging(config)
+    config = exposure.settle(config)  # --auth auto decided once, for every router
     if config.router_count == 1:  # one process, as before: no supervisor in between
         run_router(config, Slot(1, 1, 1, config.workers))
         return

@@ -255,9 +255,16 @@ class Config:
         separator=",",
     )
     auth: AuthMode = setting(
-        AuthMode.NONE,
+        AuthMode.AUTO,
         "access control: none; bearer = a token from --auth-tokens; forward = the client's "
-        "Authorization header goes to Orthanc, whose users decide (see Access)",
+        "Authorization header goes to Orthanc, whose users decide; auto = forward if Orthanc "
+        "refuses anonymous requests (asked at start), else none (see Access)",
+    )
+    proxy_writes: bool = setting(
+        False,
+        "pass every method and Orthanc's /tools/ through, even to clients wadofarm does not "
+        "authenticate (--auth none) of an Orthanc that answers anonymous requests; without it "
+        "only GET, HEAD and OPTIONS pass (see Access)",
     )
     auth_tokens: Path | None = setting(
         None,

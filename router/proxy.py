@@ -12,16 +12,19 @@ through; wadofarm's Orthanc credentials are never added to a client's request.
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from router.errors import UpstreamError, UpstreamTimeout
+from router.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from router.exposure import Guard
 from router.metrics import Metrics
 from router.stores.orthanc import KEEPALIVE
 
@@ -50,6 +53,14 @@ REPLACED = frozenset({"forwarded", "x-forwarded-host", "x-forwarded-proto"})
 HOST = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
+def canonical(request: web.Request) -> str:
+    """The path as Orthanc will read it, for the pass-through's rule: percent-decoded, runs of
+    slashes as one, dot segments resolved (`//tools/reset`, `/x/../tools/reset` and
+    `/%74ools/reset` are all `/tools/reset`)."""
+    path = re.sub("/+", "/", unquote(request.raw_path.partition("?")[0]))
+    return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
+
+
 def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
     """The headers without the hop-by-hop ones, including any the Connection header names."""
     source: CIMultiDict[str] = CIMultiDict(headers)  # type: ignore[arg-type]
@@ -65,6 +76,7 @@ class Proxy:
         timeout: float,
         metrics: Metrics | None = None,
         public_url: str | None = None,
+        guard: Guard | None = None,
     ) -> None:
         # --public-url: the scheme and host:port clients reach wadofarm at, whatever a request
         # says (behind a TLS proxy; clients that send Host without the port, as
@@ -76,6 +88,7 @@ class Proxy:
             port = f":{public.explicit_port}" if public.explicit_port else ""
             self._public = (public.scheme, f"{host}{port}")
         base = URL(upstream)
+        self.guard = guard or Guard(guarded=False)
         self.base = base.with_user(None).with_password(None)
         # Orthanc's root, with its path prefix if it has one: each request's path goes after it.
         self._root = str(self.base.with_path("")) + self.base.raw_path.rstrip("/")
@@ -103,6 +116,11 @@ class Proxy:
             self._session = None
 
     def target(self, request: web.Request) -> URL:
+        """Orthanc's root and the request's path and query: an absolute-form target
+        (`GET http://host/x`) or any other not starting with `/` would be glued onto the root
+        (a 500, or letters added to the upstream host name), so it is refused."""
+        if not request.raw_path.startswith("/"):
+            raise InvalidRequest("the request target must be a path starting with /")
         return URL(self._root + request.raw_path, encoded=True)
 
     def request_headers(self, request: web.Request) -> CIMultiDict[str]:
@@ -147,11 +165,13 @@ class Proxy:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
+        target = self.target(request)
+        await self.guard.check(self.session, self._root, request.method, canonical(request))
         headers = self.request_headers(request)
         try:
             upstream = await self.session.request(
                 request.method,
-                self.target(request),
+                target,
                 headers=headers,
                 data=self._body(request) if request.body_exists else None,
                 allow_redirects=False,
@@ -164,6 +184,7 @@ class Proxy:
             ) from None
         except aiohttp.ClientError as exc:
             self._observe(started, "error")
+            self.guard.lost()  # ask Orthanc again once it is back
             raise UpstreamError(
                 f"Orthanc is unreachable for the pass-through: {type(exc).__name__}"
             ) from None

@@ -58,7 +58,8 @@ def wadofarm_orthanc(
     tmp_path_factory: pytest.TempPathFactory, orthanc: LoadedOrthanc
 ) -> Iterator[Wadofarm]:
     log = tmp_path_factory.mktemp("wadofarm-orthanc") / "wadofarm.log"
-    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "2"], log).start()
+    # --proxy-writes: the pass-through tests upload (STOW-RS, POST /instances) through it.
+    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "2", "--proxy-writes"], log).start()
     yield server
     server.stop()
 

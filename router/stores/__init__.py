@@ -110,6 +110,12 @@ class Store(Protocol):
         raises Unauthorized, Forbidden or NotFound. Stores without users of their own allow."""
         ...
 
+    async def check_client(self) -> None:
+        """Whether the store knows the client this request is made for (--auth forward), for
+        routes that show nothing of the store's; raises Unauthorized or Forbidden. Stores
+        without users of their own allow."""
+        ...
+
     def forget(self, instance: Instance) -> None:
         """The instance was not found where the store said (a 404 during a render): drop what
         is remembered about where it is, so the next request looks again."""

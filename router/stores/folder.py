@@ -246,6 +246,9 @@ class FolderStore:
     async def check_access(self, instance: Instance) -> None:
         return None
 
+    async def check_client(self) -> None:
+        return None
+
     def forget(self, instance: Instance) -> None:
         return None  # the index is the scan; a file gone from it is refused by its path
 

@@ -309,6 +309,10 @@ class OrthancStore:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
 
+    async def check_client(self) -> None:
+        """Asked with the client's credentials (--auth forward): does Orthanc know them?"""
+        await self._request("GET", "/system", operation="access")
+
     def _remember(
         self, object_uid: str, parents: tuple[str | None, str | None], orthanc_id: str
     ) -> None:

@@ -194,7 +194,12 @@ def secrets(password: str) -> list[str]:
 def test_refused_credentials_are_502_and_said_in_the_log(tmp_path: Path, locked: Orthanc) -> None:
     log = tmp_path / "wadofarm.log"
     server = Wadofarm(
-        ["--orthanc", locked.url, "--orthanc-user", "wadofarm", "--log-level", "debug"],
+        # --auth none, asked for: these clients use wadofarm's credentials (the default would
+        # be --auth forward in front of an Orthanc with users).
+        [
+            *("--orthanc", locked.url, "--orthanc-user", "wadofarm"),
+            *("--log-level", "debug", "--auth", "none"),
+        ],
         log,
         env={"WADOFARM_ORTHANC_PASSWORD": WRONG},
     ).start()
@@ -223,6 +228,8 @@ def test_the_password_never_shows_in_logs_or_error_bodies(tmp_path: Path, locked
             "1",
             "--frame-cache-mb",
             "0",
+            "--auth",
+            "none",
         ],
         log,
     ).start()

@@ -106,7 +106,7 @@ def spied(
     """wadofarm whose pass-through reaches the session's Orthanc through a recording spy."""
     spy = Spy(orthanc.server.port).start()  # type: ignore[attr-defined]
     log = tmp_path_factory.mktemp("wadofarm-spied") / "wadofarm.log"
-    server = Wadofarm(["--orthanc", spy.url, "--workers", "1"], log).start()
+    server = Wadofarm(["--orthanc", spy.url, "--workers", "1", "--proxy-writes"], log).start()
     yield server, spy
     server.stop()
     spy.stop()
@@ -428,10 +428,12 @@ def test_wado_stays_wadofarms_for_every_method(wadofarm_orthanc) -> None:  # typ
 
 @pytest.fixture(scope="module")
 def wadofarm_no_orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wadofarm]:
-    """wadofarm pointed at a port where no Orthanc listens."""
+    """wadofarm pointed at a port where no Orthanc listens. --auth none: with no answer to its
+    anonymous probe, --auth auto would choose forward, and /metrics would ask Orthanc too."""
     log = tmp_path_factory.mktemp("wadofarm-down") / "wadofarm.log"
     dead = f"http://127.0.0.1:{free_port()}"
-    server = Wadofarm(["--orthanc", dead, "--workers", "1", "--upstream-timeout", "2"], log).start()
+    flags = ["--orthanc", dead, "--workers", "1", "--upstream-timeout", "2", "--auth", "none"]
+    server = Wadofarm(flags, log).start()
     yield server
     server.stop()
 

@@ -74,7 +74,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SlowUpst
     upstream = SlowUpstream().start()
     log: Path = tmp_path_factory.mktemp("wadofarm-slow") / "wadofarm.log"
     server = Wadofarm(
-        ["--orthanc", f"http://127.0.0.1:{upstream.port}", "--workers", "1"], log
+        ["--orthanc", f"http://127.0.0.1:{upstream.port}", "--workers", "1", "--proxy-writes"],
+        log,
     ).start()
     yield upstream, server
     server.stop()

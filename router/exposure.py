@@ -1,0 +1,171 @@
+"""What wadofarm exposes of Orthanc, so that it never widens what Orthanc itself allows.
+
+Debian's Orthanc listens on localhost only and asks no credentials: it trusts whoever can reach
+it, because only local processes can. wadofarm in front of it, on a network address, would hand
+that trust to the network. So:
+
+- At start, and again after Orthanc was unreachable, Orthanc is asked anonymously (`GET
+  /system`, no credentials) whether it answers strangers.
+- `--auth auto` (the default) becomes `forward` when Orthanc refuses anonymous requests, so
+  wadofarm's own routes do not serve with wadofarm's credentials what Orthanc would not serve
+  the client; else `none`. An explicit `--auth none` in front of such an Orthanc is logged.
+- The pass-through, when Orthanc answers strangers and wadofarm authenticates no one
+  (`--auth none`), forwards only what viewers read: GET, HEAD and OPTIONS, and nothing under
+  `/tools/`. Everything else is refused with 403 naming `--proxy-writes`, which lifts the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from router.auth import AuthMode
+from router.config import Config
+from router.errors import Forbidden
+
+logger = logging.getLogger(__name__)
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})  # what a viewer sends through the pass-through
+TOOLS = "/tools/"  # Orthanc's actions: reset, log level, lookup, find, execute-script...
+PROBE = "/system"  # answers anyone Orthanc lets in, and changes nothing
+
+
+def probe(url: str, timeout: float) -> bool | None:
+    """Does Orthanc at `url` answer a request without credentials? True (200), False (401 or
+    403), None (unreachable or some other answer: unknown). Blocking: for the start."""
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    conn = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path.rstrip("/") + PROBE)
+        return _verdict(conn.getresponse().status)
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+async def probe_async(session: aiohttp.ClientSession, root: str) -> bool | None:
+    """`probe` on the event loop, through the pass-through's own session (no credentials)."""
+    try:
+        async with session.get(root + PROBE, allow_redirects=False) as response:
+            return _verdict(response.status)
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def _verdict(status: int) -> bool | None:
+    if status == 200:
+        return True
+    if status in (401, 403):
+        return False
+    return None
+
+
+def settle(config: Config) -> Config:
+    """The configuration to serve with: `--auth auto` decided by asking Orthanc, and the
+    warnings about what anyone who can reach the port may do."""
+    anonymous = probe(config.orthanc_url, config.upstream_timeout) if config.orthanc_url else None
+    auth = config.auth
+    if auth is AuthMode.AUTO:
+        # Unknown (Orthanc down at start): forward, which is right for both kinds of Orthanc.
+        auth = AuthMode.NONE if not config.orthanc_url or anonymous else AuthMode.FORWARD
+        if config.orthanc_url:
+            logger.info(
+                "--auth auto: %s, so --auth %s",
+                {
+                    True: "Orthanc answers anonymous requests",
+                    False: "Orthanc asks for credentials",
+                    None: "Orthanc did not answer the anonymous probe",
+                }[anonymous],
+                auth.value,
+            )
+    elif auth is AuthMode.NONE and anonymous is False:
+        logger.warning(
+            "--auth none in front of an Orthanc that asks for credentials: any client reads "
+            "images, whole DICOM files and the patient list with wadofarm's own Orthanc "
+            "credentials%s",
+            f" ({config.orthanc_user})" if config.orthanc_user else "",
+        )
+    settled = dataclasses.replace(config, auth=auth)
+    if auth is AuthMode.NONE and not _loopback(config.host):
+        logger.warning(
+            "listening on %s with --auth none: anyone who can reach port %d can read every "
+            "image and whole DICOM file%s",
+            config.host,
+            config.port,
+            _pass_through_words(settled, anonymous),
+        )
+    if settled.orthanc_url and settled.proxy:
+        logger.info("pass-through to Orthanc: %s", _pass_through_words(settled, anonymous))
+    return settled
+
+
+def _pass_through_words(config: Config, anonymous: bool | None) -> str:
+    if not config.orthanc_url or not config.proxy:
+        return ""
+    if config.proxy_writes:
+        return "; the pass-through forwards every request to Orthanc, writes too (--proxy-writes)"
+    if config.auth is not AuthMode.NONE:
+        mode = config.auth.value
+        return f"; the pass-through forwards every request of a client --auth {mode} let in"
+    if anonymous is False:
+        return "; the pass-through forwards the client's own credentials, Orthanc decides"
+    return (
+        "; the pass-through forwards reads only (GET, HEAD, OPTIONS, not /tools/), as Orthanc "
+        "answers anonymous requests; --proxy-writes forwards everything"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclasses.dataclass(slots=True)
+class Guard:
+    """The pass-through's rule, decided from `--auth`, `--proxy-writes` and what Orthanc said
+    to the last anonymous probe (asked again after Orthanc was unreachable)."""
+
+    guarded: bool  # --auth none without --proxy-writes: Orthanc's answer decides
+    anonymous: bool | None = None  # Orthanc's answer to the last probe; None: ask again
+
+    @classmethod
+    def for_config(cls, config: Config) -> Guard:
+        return cls(guarded=config.auth is AuthMode.NONE and not config.proxy_writes)
+
+    async def check(
+        self, session: aiohttp.ClientSession, root: str, method: str, path: str
+    ) -> None:
+        """Raise Forbidden if this request may not pass through."""
+        if not self.guarded:
+            return
+        if self.anonymous is None:
+            self.anonymous = await probe_async(session, root)
+        if self.anonymous is False:
+            return  # Orthanc asks the client for credentials itself
+        if method not in READS:
+            raise Forbidden(
+                f"{method} is not passed through to Orthanc, which answers anonymous requests: "
+                "only GET, HEAD and OPTIONS are (wadofarm --proxy-writes passes every method)"
+            )
+        if path.startswith(TOOLS):
+            raise Forbidden(
+                "/tools/ is not passed through to Orthanc, which answers anonymous requests "
+                "(wadofarm --proxy-writes passes it)"
+            )
+
+    def lost(self) -> None:
+        """Orthanc was unreachable: ask again before the next request passes."""
+        self.anonymous = None
