@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from router import exposure
-from router.config import BY_NAME, SPECS, Config, SettingError, Spec, show
+from router.config import BY_NAME, SPECS, Config, SettingError, Spec
 from router.server import configure_logging, run_router
 from router.slot import Slot
 
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.check_config:
             for spec in SPECS:
                 value = getattr(config, spec.name)
-                shown = "***" if spec.name == "orthanc_password" and value else show(value)
+                shown = "***" if spec.name == "orthanc_password" and value else spec.show(value)
                 print(f"{spec.name}={shown} ({sources[spec.name]})")
             return
         serve(config)

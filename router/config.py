@@ -348,7 +348,14 @@ class Spec:
     def shown_default(self, *, readme: bool = False) -> str:
         if readme and self.setting.default_text:
             return self.setting.default_text
-        return show(self.default()) or self.setting.default_text
+        return self.show(self.default()) or self.setting.default_text
+
+    def show(self, value: object) -> str:
+        """A value as a user would type it, by its word where it has one (routers 0: auto)."""
+        for word, means in self.setting.words:
+            if means() == value:
+                return word
+        return show(value)
 
     def allowed(self) -> str:
         """What this setting takes, in words."""
