@@ -231,7 +231,14 @@ def image_info(ds: Elements, max_pixels: int, transfer_syntax: str | None = None
 def transfer_syntax_uid(value: str) -> UID:
     """pydicom's UID of a transfer syntax, made once per value: UID() checks its value against
     a pattern each time (three times per render, 8% of a thumbnail's render, measured)."""
-    return UID(value)
+    uid = UID(value)
+    try:
+        uid.is_encapsulated  # noqa: B018 - pydicom raises here for a UID that is no transfer syntax
+    except ValueError:
+        raise UnsupportedImage(
+            f"(0002,0010) Transfer Syntax UID {value!r} is not a transfer syntax"
+        ) from None
+    return uid
 
 
 def _ratio(value: object) -> float | None:

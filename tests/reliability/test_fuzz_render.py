@@ -59,6 +59,7 @@ VERDICTS = (
     errors.ImageTooLarge,
     errors.FrameOutOfRange,
     errors.OutputTooLarge,
+    errors.NotOffered,  # a PDF, HTML or video asked of an object that has none
 )
 HOSTILE_INTS = [0, 1, 2, 3, 7, 8, 12, 15, 16, 17, 31, 32, 33, 64, 255, 256, 32767, 65535]
 HOSTILE_TEXT = ["", "0", "-1", "1e308", "-1e308", "nan", "inf", "abc", "999999999", "1\\2\\3"]
