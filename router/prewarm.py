@@ -114,7 +114,7 @@ class Prewarmer:
             await self._until_idle()
             instance = await self.store.locate(summary.object_uid, study_uid, series_uid)
             try:
-                _, source = await self.service.image(instance, params)
+                _, source = await self.service.shown(instance, params)
             except RenderError as exc:  # an undecodable instance: a viewer will see why
                 self.stats.errors += 1
                 logger.info("prewarm: %s not rendered: %s", summary.object_uid, exc)

@@ -6,11 +6,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import RenderError, SourceMissing
-from renderer.params import OutputFormat, Region, RenderParams, RenderResult, SourceBox
+from renderer.errors import PresentationOf, RenderError, SourceMissing
+from renderer.params import (
+    OutputFormat,
+    PresentationRef,
+    Region,
+    RenderParams,
+    RenderResult,
+    SourceBox,
+)
 from renderer.pool import RenderPool
 from renderer.viewport import flips, layout
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
@@ -125,6 +132,32 @@ class RenderService:
         self.rendered_defaults = dataclasses.replace(
             self.defaults, default_window=config.default_window.rendered
         )
+
+    async def shown(
+        self,
+        instance: Instance,
+        params: RenderParams,
+        authorize: Callable[[Instance], Awaitable[None]] | None = None,
+    ) -> tuple[CachedImage, str]:
+        """`image`, except that a Grayscale Softcopy Presentation State asked for as an image
+        shows the (first) image it references, rendered through it: the worker, which reads
+        the state, names that image once (PresentationOf), then it is remembered, so the
+        state's own URL costs no extra worker trip. `authorize` checks the client may read
+        that image too (router.auth)."""
+        image_uid = self.followed.get(instance.object_uid)
+        if image_uid is None:
+            try:
+                return await self.image(instance, params)
+            except PresentationOf as named:
+                image_uid = named.reason
+                self.followed.put(instance.object_uid, image_uid)
+        image = await self.store.locate(image_uid, None, None)
+        if authorize is not None:
+            await authorize(image)
+        ref = PresentationRef(
+            instance.object_uid, image.object_uid, await self.store.render_source(instance)
+        )
+        return await self.image(image, dataclasses.replace(params, presentation=ref, animate=False))
 
     async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
         """The image and where it came from: "L1" (this process's cache), "L2" (the shared

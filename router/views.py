@@ -7,7 +7,6 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from renderer.errors import PresentationOf
 from renderer.params import PresentationRef, RenderParams
 from router import wado_uri
 from router.cache import CachedImage
@@ -74,23 +73,13 @@ async def wado(request: web.Request) -> web.StreamResponse:
 async def render_image(
     request: web.Request, instance: Instance, params: RenderParams
 ) -> tuple[CachedImage, str]:
-    """The render of an instance and where it came from. A Grayscale Softcopy Presentation State
-    asked for as an image shows the (first) image it references, rendered through it: the
-    worker, which reads the state, names that image once (PresentationOf), then it is
-    remembered, so the state's own URL costs no extra worker trip."""
+    """The render of an instance, a presentation state's being its image's (RenderService.shown),
+    each instance checked against the client's access."""
     service = request.app[SERVICE]
-    image_uid = service.followed.get(instance.object_uid)
-    if image_uid is None:
-        try:
-            return await service.image(instance, params)
-        except PresentationOf as shown:
-            image_uid = shown.reason
-            service.followed.put(instance.object_uid, image_uid)
-    image = await service.store.locate(image_uid, None, None)
-    await request.app[ACCESS].authorize(service.store, image)
-    source = await service.store.render_source(instance)
-    ref = PresentationRef(instance.object_uid, image.object_uid, source)
-    return await service.image(image, replace(params, presentation=ref, animate=False))
+    access = request.app[ACCESS]
+    return await service.shown(
+        instance, params, lambda image: access.authorize(service.store, image)
+    )
 
 
 async def presentation(
