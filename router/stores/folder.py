@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import stat
+import threading
 import time
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pydicom
-from pydicom.tag import Tag
+from pydicom.filereader import read_partial
+from pydicom.tag import BaseTag, Tag
 
 from renderer.errors import RenderError
 from renderer.local_file import open_nofollow
@@ -45,7 +47,11 @@ LISTING_KEYWORDS = (
     "PatientName",
     "PatientID",
 )
-INDEX_TAGS = [Tag(k) for k in (*UID_KEYWORDS, *LISTING_KEYWORDS)]
+INDEX_TAGS: list[BaseTag | int] = [Tag(k) for k in (*UID_KEYWORDS, *LISTING_KEYWORDS)]
+LAST_INDEX_TAG = int(max(INDEX_TAGS))  # the scan stops reading a header past it
+# Bytes of a file the scan reads at most: the tags it wants sit in the first groups, long before
+# the pixels; a 2 GB zero-filled .dcm once kept the server from listening for minutes.
+SCAN_BYTES = 1 << 20
 PROGRESS_EVERY = 2.0  # seconds between progress lines while scanning a big folder
 
 
@@ -60,12 +66,32 @@ class IndexEntry:
         return self.listing[LISTING_KEYWORDS.index(keyword)]
 
 
+def _past_index_tags(tag: int, vr: str | None, length: int) -> bool:
+    return int(tag) > LAST_INDEX_TAG
+
+
+def _plausible(head: bytes) -> bool:
+    """A Part 10 file (DICM after the preamble), or a bare dataset starting with the File Meta
+    or the Identifying group: not a zero-filled or foreign file, which pydicom would walk
+    element by element to its end (forced)."""
+    if head[128:132] == b"DICM":
+        return True
+    return len(head) >= 8 and int.from_bytes(head[:2], "little") in (0x0002, 0x0008)
+
+
 def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(SCAN_BYTES)  # all the scan reads of a file, however big
+        if not _plausible(head):
+            return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # odd files are expected; they are just skipped
-            ds = pydicom.dcmread(
-                path, stop_before_pixels=True, specific_tags=INDEX_TAGS, force=True
+            ds = read_partial(
+                io.BytesIO(head),
+                stop_when=_past_index_tags,
+                specific_tags=INDEX_TAGS,
+                force=True,
             )
             # values are converted as they are read, with pydicom's warnings about them
             object_uid = str(ds.SOPInstanceUID)
@@ -80,8 +106,9 @@ def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
     return (object_uid, entry) if is_uid(object_uid) else None
 
 
-def scan(roots: list[Path]) -> dict[str, IndexEntry]:
-    """Walk the folders; keep regular files inside their root (symlinks out are skipped)."""
+def scan(roots: list[Path], stop: threading.Event | None = None) -> dict[str, IndexEntry]:
+    """Walk the folders; keep regular files inside their root (symlinks out are skipped).
+    Stops between two files once `stop` is set (SIGTERM during the start)."""
     logging.getLogger("pydicom").setLevel(logging.ERROR)
     index: dict[str, IndexEntry] = {}
     seen = duplicates = 0
@@ -90,6 +117,9 @@ def scan(roots: list[Path]) -> dict[str, IndexEntry]:
         real_root = Path(os.path.realpath(root))
         for folder, _dirs, files in os.walk(real_root):
             for name in sorted(files):
+                if stop is not None and stop.is_set():
+                    logger.info("scan stopped after %d files", seen)
+                    return index
                 path = os.path.join(folder, name)
                 real = os.path.realpath(path)
                 if not Path(real).is_relative_to(real_root) or not os.path.isfile(real):
@@ -169,7 +199,11 @@ class FolderStore:
 
     @classmethod
     async def open(cls, roots: list[Path]) -> FolderStore:
-        return cls(await asyncio.to_thread(scan, roots))
+        stop = threading.Event()
+        try:
+            return cls(await asyncio.to_thread(scan, roots, stop))
+        finally:
+            stop.set()  # cancelled (SIGTERM while scanning): the thread ends after its file
 
     async def locate(
         self, object_uid: str, study_uid: str | None, series_uid: str | None
