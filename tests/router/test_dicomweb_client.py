@@ -239,9 +239,12 @@ def test_store_instances(clients: Clients, catalogue: dict[str, Path]) -> None:
         dataset = pydicom.dcmread(catalogue[name])
         dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         answer = clients.ours.store_instances([dataset])
-        assert [item.ReferencedSOPInstanceUID for item in answer.ReferencedSOPSequence] == [
-            dataset.SOPInstanceUID
-        ]
+        [item] = answer.ReferencedSOPSequence
+        assert item.ReferencedSOPInstanceUID == dataset.SOPInstanceUID
+        # The answer's Retrieve URLs, the study's and the instance's, lead back to wadofarm.
+        for url in (answer.RetrieveURL, item.RetrieveURL):
+            assert url.startswith(clients.wadofarm + "/dicom-web/studies/"), url
+            assert requests.get(url, headers=AS_STORED, timeout=60).status_code == 200, url
         stored = clients.direct.retrieve_instance(
             dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID
         )
