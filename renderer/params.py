@@ -108,6 +108,7 @@ class RenderParams:
     reduced_decode: bool = True
     charset: str = "utf-8"  # of text outputs (HTML), as the client named it
     transfer_syntax: str | None = None  # of a DICOM output (WADO-URI transferSyntax)
+    anonymize: bool = False  # WADO-URI anonymize=yes: de-identify what the output shows
     # What else the client accepts, in order, should the object not offer `output` (a PDF
     # asked of a folder of images and reports, say); the result says which was made.
     alternatives: tuple[OutputFormat, ...] = ()

@@ -81,7 +81,9 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     if cached is not None:  # decoded a moment ago by this worker: no fetch, no decode
         header = cached.header
     else:
-        file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+        file = StoredFile(
+            fetch(source) if isinstance(source, HttpSource) else source, params.anonymize
+        )
         # The lean reader takes only plain images; otherwise pydicom says what the object is.
         kind = Kind.IMAGE if file.plain is not None else kind_of(file.dataset(), file.size)
         output = choose_output(kind, params.output, params.alternatives)
@@ -135,9 +137,12 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
 
 
 def transcoded(source: RenderSource, params: RenderParams) -> RenderResult:
-    file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+    """The stored file in the transfer syntax asked (its own by default), de-identified first
+    when asked (then always rewritten)."""
+    file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source, params.anonymize)
     ds = file.dataset()
-    data = transcode(file.data, ds, params.transfer_syntax or "", params.max_pixels)
+    target = params.transfer_syntax or str(ds.file_meta.TransferSyntaxUID)
+    data = transcode(file.data, ds, target, params.max_pixels, rewrite=params.anonymize)
     return RenderResult(data, params.output, 0, 0, 0, 0, 1)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from renderer import part10
+from renderer.anonymize import anonymize
 from renderer.decode import Source, decode_frame, image_info, native_frame, read_dataset
 from renderer.errors import NotDicom
 from renderer.geometry import Plan
@@ -23,8 +24,9 @@ WHOLE = (slice(None), slice(None))
 
 
 class StoredFile:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, anonymize: bool = False) -> None:
         self._source = source
+        self._anonymize = anonymize  # de-identify the dataset as soon as it is parsed
         self._dataset: Dataset | None = None
         self.plain: part10.Plain | None = None
         if isinstance(source, str):  # a folder store's file: never through a symlink
@@ -47,6 +49,8 @@ class StoredFile:
         """pydicom's parse of the whole file, made the first time something needs it."""
         if self._dataset is None:
             self._dataset = read_dataset(self._source)
+            if self._anonymize:
+                anonymize(self._dataset)
         return self._dataset
 
     def header(self, frame: int, max_pixels: int) -> Header:

@@ -60,25 +60,30 @@ def offered() -> str:
     return ", ".join(PRODUCED)
 
 
-def transcode(data: bytes, ds: Dataset, target: str, max_pixels: int) -> bytes:
-    """The file `data` (parsed as `ds`) written in transfer syntax `target`."""
+def transcode(
+    data: bytes, ds: Dataset, target: str, max_pixels: int, rewrite: bool = False
+) -> bytes:
+    """The file `data` (parsed as `ds`) written in transfer syntax `target`; the file itself
+    when it is in `target` already, unless `rewrite` (`ds` was changed)."""
     goal = UID(target)
     current = UID(ds.file_meta.get("TransferSyntaxUID", ExplicitVRLittleEndian))
-    if goal == current:
+    if goal == current and not rewrite:
         return data
-    if goal not in PRODUCED:
+    if goal not in PRODUCED and goal != current:
         name = goal.name if goal.is_transfer_syntax else "not a transfer syntax"
         raise NotOffered(
             f"cannot produce transfer syntax {goal} ({name}); this server produces {offered()}"
         )
     has_pixels = "PixelData" in ds
     other_pixels = any(tag in ds for tag in PIXEL_DATA_TAGS if tag != "PixelData")
-    if has_pixels and current in MPEGTransferSyntaxes:
+    if goal == current:
+        pass  # written as it was read: only the data set changed
+    elif has_pixels and current in MPEGTransferSyntaxes:
         raise NotOffered(
             f"cannot produce transfer syntax {goal.name} ({goal}) from a video "
             f"({current.name}): video is not re-encoded"
         )
-    if has_pixels:
+    elif has_pixels:
         _check_size(ds, max_pixels)
         if current.is_compressed:
             _refuse_on_error(goal, lambda: ds.decompress(generate_instance_uid=False))
@@ -96,7 +101,7 @@ def transcode(data: bytes, ds: Dataset, target: str, max_pixels: int) -> bytes:
             f"cannot produce transfer syntax {goal.name} ({goal}): Float Pixel Data has no "
             "encapsulated form"
         )
-    if goal in LOSSY_METHODS and has_pixels:
+    if goal in LOSSY_METHODS and has_pixels and goal != current:
         _mark_lossy(ds, goal)
     ds.file_meta.TransferSyntaxUID = goal
     out = io.BytesIO()
@@ -105,8 +110,8 @@ def transcode(data: bytes, ds: Dataset, target: str, max_pixels: int) -> bytes:
         pydicom.dcmwrite(
             out,
             ds,
-            implicit_vr=goal == ImplicitVRLittleEndian,
-            little_endian=True,
+            implicit_vr=goal.is_implicit_VR,
+            little_endian=goal.is_little_endian,
             enforce_file_format=True,
         )
     return out.getvalue()

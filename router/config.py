@@ -185,6 +185,11 @@ class Config:
         "/wado) everywhere; minmax = the frame's range after the Modality LUT (as Orthanc's "
         "DICOMweb /rendered) everywhere",
     )
+    allow_anonymize: bool = setting(
+        False,
+        "honour WADO-URI anonymize=yes: de-identify (PS3.15 Basic Profile, dicognito) the file "
+        "or what a render shows; off, such a request is a 403",
+    )
     exact_thumbnails: bool = setting(
         False,
         "decode JPEG 2000 and JPEG frames in full for thumbnails too, so that a thumbnail is "

@@ -105,6 +105,7 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
         params.annotation,
         syntax,
         fallbacks,
+        params.anonymize,
     )
 
 

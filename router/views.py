@@ -10,7 +10,7 @@ from aiohttp import web
 from renderer.params import PresentationRef, RenderParams
 from router import wado_uri
 from router.cache import CachedImage
-from router.errors import NotFound
+from router.errors import Forbidden, NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
 from router.stores import Download, Instance
 
@@ -61,7 +61,10 @@ async def wado(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    if query.media_type == wado_uri.DICOM and query.transfer_syntax is None:
+    if query.anonymize and not request.app[CONFIG].allow_anonymize:
+        # PS3.18 8.2.10: a server may refuse to de-identify, and says so.
+        raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
+    if query.media_type == wado_uri.DICOM and not (query.transfer_syntax or query.anonymize):
         return await send_file(request, await service.store.download(instance))
     params = wado_uri.render_params(query, service.defaults)  # transcoded by a worker
     if query.presentation_uid is not None:

@@ -54,6 +54,7 @@ KNOWN = (
     "charset",
     "annotation",
     "transferSyntax",
+    "anonymize",
 )
 _KNOWN_SETS: dict[tuple[str, ...], frozenset[str]] = {}  # single_values' names, as sets
 DEFAULT_CHARSET = "utf-8"
@@ -81,6 +82,7 @@ class WadoRequest:
     charset: str = DEFAULT_CHARSET  # of a text output (HTML)
     annotation: tuple[str, ...] = ()  # corner text, a subset of ANNOTATIONS
     transfer_syntax: str | None = None  # of application/dicom: transcoded by a worker
+    anonymize: bool = False  # de-identified by a worker (only with --allow-anonymize)
     alternatives: tuple[str, ...] = ()  # acceptable types after media_type, in order
 
 
@@ -113,6 +115,7 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         charset=request.charset,
         annotation=request.annotation,
         transfer_syntax=request.transfer_syntax,
+        anonymize=request.anonymize,
         alternatives=alternatives((request.media_type, *request.alternatives)),
     )
 
@@ -196,6 +199,17 @@ def parse_annotation(value: str) -> tuple[str, ...]:
     return tuple(kind for kind in ANNOTATIONS if kind in asked)
 
 
+def parse_anonymize(value: str | None, presentation: bool) -> bool:
+    """`anonymize` (PS3.18 8.2.10): "yes", or absent."""
+    if value is None:
+        return False
+    if value != "yes":
+        raise InvalidRequest(f"anonymize must be yes, got {_show(value)}")
+    if presentation:
+        raise InvalidRequest("anonymize=yes is not offered with presentationUID")
+    return True
+
+
 def parse_transfer_syntax(value: str | None, content_type: str | None) -> str | None:
     """`transferSyntax` (PS3.18 8.2.11): a UID, only with contentType=application/dicom."""
     if value is None or not value.strip():
@@ -276,6 +290,7 @@ def parse(query: MultiMapping[str]) -> WadoRequest:
         charset=parse_charset(p.get("charset")),
         annotation=parse_annotation(p["annotation"]) if "annotation" in p else (),
         transfer_syntax=parse_transfer_syntax(p.get("transferSyntax"), p.get("contentType")),
+        anonymize=parse_anonymize(p.get("anonymize"), "presentationUID" in p),
     )
 
 

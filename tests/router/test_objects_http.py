@@ -47,6 +47,29 @@ def objects_orthanc(orthanc, wadofarm_orthanc, study) -> Wadofarm:  # type: igno
     return wadofarm_orthanc  # type: ignore[no-any-return]
 
 
+@pytest.fixture(scope="module")
+def anonymizing(
+    tmp_path_factory: pytest.TempPathFactory,
+    study,
+    objects_orthanc,
+    orthanc,  # type: ignore[no-untyped-def]
+) -> Iterator[dict[str, Wadofarm]]:
+    """wadofarm with --allow-anonymize over the study's folder and over the Orthanc holding it."""
+    log = tmp_path_factory.mktemp("anonymizing")
+    folder = study[0].path.parent
+    servers = {
+        "folder": Wadofarm(
+            ["--dicom-dir", str(folder), "--workers", "1", "--allow-anonymize"], log / "f.log"
+        ).start(),
+        "orthanc": Wadofarm(
+            ["--orthanc", orthanc.url, "--workers", "1", "--allow-anonymize"], log / "o.log"
+        ).start(),
+    }
+    yield servers
+    for running in servers.values():
+        running.stop()
+
+
 @pytest.fixture(params=["folder", "orthanc"])
 def server(request: pytest.FixtureRequest) -> Wadofarm:
     return request.getfixturevalue(f"objects_{request.param}")  # type: ignore[no-any-return]
@@ -287,6 +310,38 @@ def test_a_frame_list_is_multipart(
     assert again.status == 304
     past = get(f"{base}/frames/1,99/rendered")
     assert past.status == 400 and "frameNumber 99" in past.text
+
+
+def test_anonymize_is_refused_unless_allowed(server: Wadofarm, study) -> None:  # type: ignore[no-untyped-def]
+    ct = by_name(study)["ct"]
+    params = server.wado(ct.object_uid, contentType="application/dicom", anonymize="yes")
+    reply = get(server.url + "/wado", params=params)
+    assert reply.status == 403 and "--allow-anonymize" in reply.text
+
+
+@pytest.mark.parametrize("store", ["folder", "orthanc"])
+def test_anonymize_over_http(anonymizing, study, store: str) -> None:  # type: ignore[no-untyped-def]
+    running = anonymizing[store]
+    ct, sr = by_name(study)["ct"], by_name(study)["sr"]
+    original = pydicom.dcmread(ct.path)
+    url = running.url + "/wado"
+    for syntax in (None, "1.2.840.10008.1.2.5"):
+        extra = {"transferSyntax": syntax} if syntax else {}
+        params = running.wado(
+            ct.object_uid, contentType="application/dicom", anonymize="yes", **extra
+        )
+        reply = get(url, params=params)
+        assert reply.status == 200, reply.text
+        sent = pydicom.dcmread(io.BytesIO(reply.body))
+        assert sent.PatientIdentityRemoved == "YES"
+        assert str(sent.PatientName) != str(original.PatientName)
+        assert sent.PatientID != original.PatientID and sent.SOPInstanceUID != ct.object_uid
+        assert (sent.pixel_array == original.pixel_array).all()
+        assert sent.file_meta.TransferSyntaxUID == (syntax or original.file_meta.TransferSyntaxUID)
+    html = get(url, params=running.wado(sr.object_uid, contentType="text/html", anonymize="yes"))
+    assert html.status == 200 and "Jörg".encode() not in html.body and b"S R Test" not in html.body
+    bad = get(url, params=running.wado(ct.object_uid, anonymize="no"))
+    assert bad.status == 400 and "anonymize must be yes" in bad.text
 
 
 def reply_body(server: Wadofarm, obj: objects.StudyObject, charset: str) -> bytes:
