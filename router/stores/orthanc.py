@@ -85,6 +85,9 @@ class OrthancStore:
         )
         self._listed: BoundedDict[tuple[str, str], bool] = BoundedDict(10_000)  # series mapped
         self._listing: dict[tuple[str, str], asyncio.Future[list[InstanceSummary]]] = {}
+        # Series (Orthanc IDs) mapped after an instance was asked for by objectUID alone.
+        self._mapped: BoundedDict[str, bool] = BoundedDict(10_000)
+        self._mapping: asyncio.Task[None] | None = None
         self._observe = observe
 
     @property
@@ -103,6 +106,9 @@ class OrthancStore:
         return self._session
 
     async def close(self) -> None:
+        if self._mapping is not None:
+            self._mapping.cancel()
+            await asyncio.gather(self._mapping, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -239,7 +245,39 @@ class OrthancStore:
             if not ORTHANC_ID.fullmatch(orthanc_id):  # it goes into URL paths next
                 raise UpstreamError(f"Orthanc answered a malformed ID {orthanc_id[:60]!r}")
             self._remember(object_uid, key, orthanc_id)
+            if not study_uid and not series_uid:
+                self._map_series_of(orthanc_id)
         return Instance(object_uid, orthanc_id)
+
+    def _map_series_of(self, orthanc_id: str) -> None:
+        """An instance asked for by objectUID alone (as Orthanc's /wado allows): map the rest
+        of its series in the background, in one GET of the series' instances, so a viewer's
+        next requests for its siblings need no find each (a find costs Orthanc ~0.6 ms of CPU,
+        the listing ~0.04 ms per instance; 600-slice series, issue 11). One mapping at a time:
+        the first requests of a series arrive together and would all map it."""
+        if self._mapping is None or self._mapping.done():
+            self._mapping = asyncio.ensure_future(self._map_series(orthanc_id))
+
+    async def _map_series(self, orthanc_id: str) -> None:
+        try:
+            instance = orjson.loads(
+                await self._request("GET", f"/instances/{orthanc_id}", operation="list")
+            )
+            series = instance.get("ParentSeries") if isinstance(instance, dict) else None
+            if not isinstance(series, str) or not ORTHANC_ID.fullmatch(series):
+                return
+            if self._mapped.get(series):
+                return
+            items = orjson.loads(
+                await self._request("GET", f"/series/{series}/instances", operation="list")
+            )
+            for item in items if isinstance(items, list) else []:
+                object_uid = item.get("MainDicomTags", {}).get("SOPInstanceUID")
+                if isinstance(object_uid, str) and ORTHANC_ID.fullmatch(str(item.get("ID"))):
+                    self._remember(object_uid, (None, None), str(item["ID"]))
+            self._mapped.put(series, True)
+        except Exception as exc:  # only a saving missed: each sibling takes its own find
+            logger.debug("could not map the series of instance %s: %r", orthanc_id, exc)
 
     async def _prefetch(self, study_uid: str, series_uid: str) -> None:
         """Map a whole series in one find when its first instance is asked for: a viewer asks

@@ -60,6 +60,30 @@ async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
         server.stop()
 
 
+async def test_an_instance_asked_for_alone_maps_its_series(tmp_path: Path) -> None:
+    """objectUID alone (as Orthanc's /wado allows): one find, then its series is mapped in the
+    background, and its siblings are located without asking Orthanc."""
+    server = Orthanc(tmp_path / "orthanc").start()
+    store = OrthancStore(server.url, timeout=3.0)
+    try:
+        _, _, uids, paths = one_series(tmp_path, 4)
+        for path in paths:
+            server.upload(path)
+        first = await store.locate(uids[0], None, None)
+        assert store._mapping is not None
+        await store._mapping
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)  # Orthanc cannot answer now
+        try:
+            rest = [await store.locate(uid, None, None) for uid in uids[1:]]
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert len({first.key, *(i.key for i in rest)}) == 4
+    finally:
+        await store.close()
+        server.stop()
+
+
 def test_an_instance_deleted_and_stored_again_renders_without_a_restart(tmp_path: Path) -> None:
     """The render that meets Orthanc's 404 for a deleted instance forgets its UID -> ID entry,
     so the instance stored again (under a new Orthanc ID: another patient) renders at once."""
