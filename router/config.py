@@ -152,6 +152,15 @@ class Config:
         above=0,
         maximum=3600,
     )
+    idle_timeout: float = setting(
+        75.0,
+        "seconds a connection may stay open without a whole request head: idle between "
+        "requests, or sending its head slowly (slow loris); then it is closed. Keep it above "
+        "a proxy's keep-alive time in front (nginx: 60)",
+        metavar="S",
+        above=0,
+        maximum=3600,
+    )
     quarantine_seconds: float = setting(
         60.0,
         "after a render of an instance crashed or timed out its worker, requests for it get the "

@@ -63,6 +63,10 @@ def run_router(config: Config, slot: Slot) -> None:
         access_log_class=FORMATS[config.log_format],
         print=started,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
+        # From a connection's start and after each answer: a request head must be whole
+        # within it (aiohttp closes a connection still waiting for one), so slow heads cannot
+        # hold connections for ever.
+        keepalive_timeout=config.idle_timeout,
     )
 
 
