@@ -81,6 +81,13 @@ def _j2k(stream: bytes, info: ImageInfo, out_rows: int, out_columns: int) -> np.
     k = min(levels(info.rows, info.columns, out_rows, out_columns), decomposition_levels(stream))
     if k == 0:
         return None
+    try:
+        with Image.open(io.BytesIO(stream)) as probe:  # reads the codestream's header only
+            size = probe.size
+    except (Image.DecompressionBombError, OSError, ValueError):
+        return None  # a codestream Pillow refuses: the full decoder reports it in its words
+    if size != (info.columns, info.rows):
+        return None  # the codestream is not the image the header describes
     for reduce in range(k, 0, -1):
         try:
             with Image.open(io.BytesIO(stream)) as image:

@@ -7,6 +7,7 @@ import multiprocessing
 import pickle
 import signal
 import socket
+import warnings
 from collections.abc import Callable
 
 from setproctitle import setproctitle
@@ -23,6 +24,10 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
     setproctitle(f"wadofarm: {multiprocessing.current_process().name}")
     # Ctrl+C in a terminal reaches the whole process group; the router shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # pydicom warns about every odd value it reads (and logs it too); a render's verdict is its
+    # image or its RenderError, so none of that reaches the server's stderr.
+    warnings.filterwarnings("ignore", module="pydicom")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
     from renderer import frames
     from renderer.pipeline import render  # imports numpy, pydicom and the codecs once
 

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-SAMPLE_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"  # CT_small.dcm
+# J2K_pixelrep_mismatch.dcm: a head CT with its own window, so /wado shows it as a radiologist
+# would (CT_small.dcm has none: Orthanc's /wado fallback, which /wado copies, is near black).
+SAMPLE_UID = "1.2.392.200036.9123.100.11.15002200303521616157144551003340153"
 
 
 def samples_dir() -> Path:
@@ -61,7 +63,8 @@ async def open_store(config: Config, metrics: Metrics | None = None) -> Store:
     folder = await FolderStore.open(roots)
     if not config.dicom_dirs and SAMPLE_UID in folder.index:
         logger.info(
-            "serving pydicom's sample files; try http://%s:%d/wado?requestType=WADO&objectUID=%s",
+            "serving pydicom's sample files; try "
+            "http://%s:%d/wado?requestType=WADO&objectUID=%s&rows=256",
             config.host,
             config.port,
             SAMPLE_UID,

@@ -78,8 +78,17 @@ async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "gallery.html", headers={"Cache-Control": "no-cache"})
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    """GET /favicon.ico, which every browser asks for: the gallery's icon, not a 404."""
+    return web.FileResponse(
+        STATIC / "favicon.ico",
+        headers={"Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400"},
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", page)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/gallery/api/studies", studies)
     app.router.add_get("/gallery/api/studies/{study}/series/{series}", instances)
     app.router.add_static("/gallery/static", STATIC)

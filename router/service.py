@@ -9,7 +9,13 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import PresentationOf, RenderError, SourceMissing
+from renderer.errors import (
+    NotDicom,
+    PresentationOf,
+    RenderError,
+    SourceMissing,
+    UnsupportedImage,
+)
 from renderer.params import (
     OutputFormat,
     PresentationRef,
@@ -181,15 +187,22 @@ class RenderService:
         self, instance: Instance, params: RenderParams, asked: Hashable
     ) -> CachedImage:
         self.quarantine.check(instance.object_uid)
-        source = await self.store.render_source(instance)
-        try:
-            result: RenderResult = await self.pool.render(source, params)
-        except SourceMissing:
-            self.store.forget(instance)
-            raise
-        except RenderError as error:
-            self.quarantine.add(instance.object_uid, error)
-            raise
+        while True:
+            source = await self.store.render_source(instance)
+            try:
+                result: RenderResult = await self.pool.render(source, params)
+                break
+            except SourceMissing:
+                self.store.forget(instance)
+                raise
+            except (NotDicom, UnsupportedImage):
+                other = self.store.fallback(instance)  # another copy, which may render
+                if other is None:
+                    raise
+                instance = other
+            except RenderError as error:
+                self.quarantine.add(instance.object_uid, error)
+                raise
         facts = ImageFacts(
             result.source_rows,
             result.source_columns,

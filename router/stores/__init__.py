@@ -54,6 +54,7 @@ class InstanceSummary:
     object_uid: str
     number: int | None = None
     frames: int = 1
+    pixels: bool | None = None  # whether it holds pixel data; None: the store does not know
 
 
 def to_int(value: object) -> int | None:
@@ -70,8 +71,11 @@ def by_number(number: int | None, uid: str) -> tuple[bool, int, str]:
 
 
 def middle(instances: list[InstanceSummary]) -> InstanceSummary:
-    """The representative instance of a series: the middle one by Instance Number."""
-    ordered = sorted(instances, key=lambda i: by_number(i.number, i.object_uid))
+    """The representative instance of a series: the middle one by Instance Number of those
+    that hold pixels, when the store knows and the series has any (a series of images with a
+    header-only or report instance among them shows an image)."""
+    images = [i for i in instances if i.pixels is not False]
+    ordered = sorted(images or instances, key=lambda i: by_number(i.number, i.object_uid))
     return ordered[len(ordered) // 2]
 
 
@@ -119,6 +123,12 @@ class Store(Protocol):
     def forget(self, instance: Instance) -> None:
         """The instance was not found where the store said (a 404 during a render): drop what
         is remembered about where it is, so the next request looks again."""
+        ...
+
+    def fallback(self, instance: Instance) -> Instance | None:
+        """Another stored copy of the instance to render, and serve from now on, after this
+        one could not be rendered (a folder may hold several files with one SOP Instance UID);
+        None when the store has no other."""
         ...
 
     async def ready(self) -> bool:

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import stat
+import struct
 import threading
 import time
 import warnings
@@ -52,6 +53,11 @@ LAST_INDEX_TAG = int(max(INDEX_TAGS))  # the scan stops reading a header past it
 # Bytes of a file the scan reads at most: the tags it wants sit in the first groups, long before
 # the pixels; a 2 GB zero-filled .dcm once kept the server from listening for minutes.
 SCAN_BYTES = 1 << 20
+# The tags of Pixel Data, Float and Double Float Pixel Data as a file holds them, in either byte
+# order: whether a file holds pixels is seen in the bytes the scan reads anyway.
+PIXEL_TAG_BYTES = tuple(
+    struct.pack(order + "HH", 0x7FE0, element) for order in "<>" for element in (0x10, 0x08, 0x09)
+)
 PROGRESS_EVERY = 2.0  # seconds between progress lines while scanning a big folder
 
 
@@ -61,9 +67,18 @@ class IndexEntry:
     study_uid: str
     series_uid: str
     listing: tuple[str, ...] = ("",) * len(LISTING_KEYWORDS)  # LISTING_KEYWORDS' values
+    pixels: bool = True  # it holds Pixel Data (or Float or Double Float Pixel Data), or may
 
     def tag(self, keyword: str) -> str:
         return self.listing[LISTING_KEYWORDS.index(keyword)]
+
+    @property
+    def rank(self) -> tuple[bool, bool]:
+        """Which of the files that share a SOP Instance UID is served first: one with pixels
+        (not a header-only copy), then one whose Number of Frames reads as a number. The others
+        are kept in this order as fallbacks for a copy that will not render."""
+        frames = self.tag("NumberOfFrames")
+        return (self.pixels, not frames or (to_int(frames) or 0) > 0)
 
 
 def _past_index_tags(tag: int, vr: str | None, length: int) -> bool:
@@ -77,6 +92,12 @@ def _plausible(head: bytes) -> bool:
     if head[128:132] == b"DICM":
         return True
     return len(head) >= 8 and int.from_bytes(head[:2], "little") in (0x0002, 0x0008)
+
+
+def _holds_pixels(head: bytes, whole: bool) -> bool:
+    """Whether a file holds pixels, from the bytes the scan read: a pixel data tag among them,
+    or (a header longer than SCAN_BYTES, so far unseen) perhaps."""
+    return not whole or any(tag in head for tag in PIXEL_TAG_BYTES)
 
 
 def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
@@ -100,18 +121,20 @@ def _read_entry(path: str) -> tuple[str, IndexEntry] | None:
                 str(ds.get("StudyInstanceUID", "")),
                 str(ds.get("SeriesInstanceUID", "")),
                 tuple(str(ds.get(k, "") or "") for k in LISTING_KEYWORDS),
+                pixels=_holds_pixels(head, whole=len(head) < SCAN_BYTES),
             )
     except Exception:
         return None
     return (object_uid, entry) if is_uid(object_uid) else None
 
 
-def scan(roots: list[Path], stop: threading.Event | None = None) -> dict[str, IndexEntry]:
+def scan(roots: list[Path], stop: threading.Event | None = None) -> dict[str, list[IndexEntry]]:
     """Walk the folders; keep regular files inside their root (symlinks out are skipped).
-    Stops between two files once `stop` is set (SIGTERM during the start)."""
+    Stops between two files once `stop` is set (SIGTERM during the start). Each SOP Instance
+    UID maps to its files, the one to serve first (IndexEntry.rank) at the head."""
     logging.getLogger("pydicom").setLevel(logging.ERROR)
-    index: dict[str, IndexEntry] = {}
-    seen = duplicates = 0
+    copies: dict[str, list[IndexEntry]] = {}
+    seen = 0
     last = time.monotonic()
     for root in roots:
         real_root = Path(os.path.realpath(root))
@@ -119,7 +142,7 @@ def scan(roots: list[Path], stop: threading.Event | None = None) -> dict[str, In
             for name in sorted(files):
                 if stop is not None and stop.is_set():
                     logger.info("scan stopped after %d files", seen)
-                    return index
+                    return copies
                 path = os.path.join(folder, name)
                 real = os.path.realpath(path)
                 if not Path(real).is_relative_to(real_root) or not os.path.isfile(real):
@@ -128,21 +151,24 @@ def scan(roots: list[Path], stop: threading.Event | None = None) -> dict[str, In
                 found = _read_entry(real)
                 if found is None:
                     continue
-                if found[0] in index:
-                    duplicates += 1
-                    continue
-                index[found[0]] = found[1]
+                copies.setdefault(found[0], []).append(found[1])
                 if time.monotonic() - last > PROGRESS_EVERY:
                     last = time.monotonic()
-                    logger.info("scanning: %d files read, %d instances indexed", seen, len(index))
+                    logger.info("scanning: %d files read, %d instances indexed", seen, len(copies))
+    duplicates = 0
+    for entries in copies.values():
+        entries.sort(key=lambda e: e.rank, reverse=True)  # stable: the first found among equals
+        duplicates += len(entries) - 1
     logger.info(
         "indexed %d instances from %d files in %s%s",
-        len(index),
+        len(copies),
         seen,
         ", ".join(str(r) for r in roots),
-        f" ({duplicates} duplicate SOP Instance UIDs skipped)" if duplicates else "",
+        f" ({duplicates} more files repeat a SOP Instance UID: kept as fallbacks)"
+        if duplicates
+        else "",
     )
-    return index
+    return copies
 
 
 def still_inside(instance: Instance) -> None:
@@ -189,13 +215,42 @@ def _download(fd: int, size: int) -> Download:
 class FolderStore:
     name = "folder"
 
-    def __init__(self, index: dict[str, IndexEntry]) -> None:
-        self.index = index
+    def __init__(self, copies: dict[str, list[IndexEntry]]) -> None:
+        self.index = {object_uid: entries[0] for object_uid, entries in copies.items()}
+        # The other files with the same SOP Instance UID, best first (see fallback).
+        self.fallbacks = {uid: entries[1:] for uid, entries in copies.items() if entries[1:]}
         # study UID -> series UID -> SOP Instance UIDs: listings without a scan of the index
         self.tree: dict[str, dict[str, list[str]]] = {}
-        for object_uid, entry in index.items():
-            series = self.tree.setdefault(entry.study_uid, {})
-            series.setdefault(entry.series_uid, []).append(object_uid)
+        for object_uid, entry in self.index.items():
+            self._place(object_uid, entry)
+
+    def _place(self, object_uid: str, entry: IndexEntry) -> None:
+        series = self.tree.setdefault(entry.study_uid, {})
+        series.setdefault(entry.series_uid, []).append(object_uid)
+
+    def fallback(self, instance: Instance) -> Instance | None:
+        """Another file with the instance's SOP Instance UID, served from now on in place of
+        `instance`'s, which could not be rendered; None when there is none left."""
+        entry = self.index.get(instance.object_uid)
+        others = self.fallbacks.get(instance.object_uid)
+        if entry is None or entry.path != instance.key or not others:
+            return None
+        chosen = others.pop(0)
+        old = self.tree[entry.study_uid][entry.series_uid]
+        old.remove(instance.object_uid)
+        if not old:
+            del self.tree[entry.study_uid][entry.series_uid]
+            if not self.tree[entry.study_uid]:
+                del self.tree[entry.study_uid]
+        self.index[instance.object_uid] = chosen
+        self._place(instance.object_uid, chosen)
+        logger.info(
+            "instance %s: %s could not be rendered; serving %s instead",
+            instance.object_uid,
+            entry.path,
+            chosen.path,
+        )
+        return Instance(instance.object_uid, chosen.path)
 
     @classmethod
     async def open(cls, roots: list[Path]) -> FolderStore:
@@ -272,6 +327,7 @@ class FolderStore:
                 object_uid,
                 number=to_int(self.index[object_uid].tag("InstanceNumber")),
                 frames=to_int(self.index[object_uid].tag("NumberOfFrames")) or 1,
+                pixels=self.index[object_uid].pixels,
             )
             for object_uid in members
         ]

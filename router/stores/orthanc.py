@@ -362,6 +362,9 @@ class OrthancStore:
     def _forget(self, instance: Instance) -> None:
         self._ids.pop(instance.object_uid)
 
+    def fallback(self, instance: Instance) -> Instance | None:
+        return None  # Orthanc keeps one file per SOP Instance UID
+
     def forget(self, instance: Instance) -> None:
         """Orthanc no longer has this instance under the ID we knew (a 404 for it): the next
         request looks the UID up again, so an instance stored again renders without a

@@ -4,6 +4,7 @@ every bad value refused at start with exit status 2 and one line."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +23,28 @@ from tests.support.images import decode
 from tests.support.server import REPO, Wadofarm
 
 
+def readme_example() -> str:
+    """The README's first example link, as path and query."""
+    found = re.search(r"<http://127\.0\.0\.1:8080(/wado\?[^>]+)>", (REPO / "README.md").read_text())
+    assert found is not None, "the README has no /wado example link"
+    return found.group(1)
+
+
 def test_no_flags_serves_the_bundled_samples(tmp_path: Path) -> None:
+    """A bare `wadofarm serve`: the README's example link (the one the log prints) shows an
+    image that looks like one: levels spread over most of the range, not a near-black CT."""
+    link = readme_example()
+    assert SAMPLE_UID in link
     server = Wadofarm(["--workers", "1"], tmp_path / "w.log").start()
     try:
-        reply = get(server.url + "/wado", params={"requestType": "WADO", "objectUID": SAMPLE_UID})
-        assert reply.status == 200 and decode(reply.body).shape == (128, 128)
-        assert SAMPLE_UID in server.log_tail()  # the log shows a link to try
+        reply = get(server.url + link)
+        assert reply.status == 200, reply.text
+        image = decode(reply.body)
+        assert image.shape == (256, 256)
+        low, high = np.percentile(image, [5, 95])
+        assert image.max() >= 250 and high - low >= 128, (image.max(), low, high)
+        assert 30 <= image.mean() <= 200
+        assert link in server.log_tail()  # the log shows the same link
     finally:
         server.stop()
 

@@ -4,14 +4,17 @@ through wadofarm's own routes, and the series view pages through the instances."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.support import corpus
 from tests.support.browser import chromium
 from tests.support.http import get
 from tests.support.series import Series
+from tests.support.server import Wadofarm
 
 WAIT = 90.0  # seconds for every thumbnail of the page to settle (cold renders on 2 cores)
 
@@ -107,3 +110,82 @@ def test_gallery_over_orthanc(wadofarm_orthanc, orthanc, orthanc_series) -> None
 def test_static_assets(wadofarm_folder, path) -> None:  # type: ignore[no-untyped-def]
     reply = get(wadofarm_folder.url + path)
     assert reply.status == 200 and len(reply.body) > 100
+
+
+# Every <img> shown on the page: its source, whether it finished, its natural width.
+IMAGES_JS = """
+return Array.from(document.images).filter(i => i.offsetParent !== null)
+  .map(i => [i.src, i.complete && !i.dataset.retrying, i.naturalWidth]);
+"""
+
+
+def settled_images(driver: Any) -> list[list[Any]]:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        images = driver.execute_script(IMAGES_JS)
+        if images and all(done for _, done, _ in images):
+            return list(images)
+        time.sleep(0.2)
+    raise AssertionError(f"images still loading after {WAIT}s: {driver.execute_script(IMAGES_JS)}")
+
+
+def shown_series(server: Any) -> list[tuple[str, str, int]]:
+    """The series a series view pages through: those of a few instances, all holding pixels,
+    with the most instances first, and the one whose representative file cannot be decoded
+    (JPEG-lossy.dcm, whose UID JPGExtended.dcm holds too)."""
+    studies = orjson.loads(get(server.url + "/gallery/api/studies").body)["studies"]
+    found = []
+    for study in studies:
+        for series in study["series"]:
+            listing = get(
+                f"{server.url}/gallery/api/studies/{study['study_uid']}/series/"
+                f"{series['series_uid']}"
+            )
+            instances = orjson.loads(listing.body)["instances"]
+            if all(i["pixels"] for i in instances) and len(instances) <= 12:
+                found.append((study["study_uid"], series["series_uid"], len(instances)))
+    found.sort(key=lambda s: -s[2])
+    nm = [s for s in found if s[1] == NM_SERIES]
+    return found[:1] + nm
+
+
+NM_SERIES = "1.3.6.1.4.1.5962.1.3.8.1.20040826185059.5457"  # pydicom's NM JPEG samples
+
+
+def test_gallery_of_a_bare_serve(tmp_path: Path) -> None:
+    """What a newcomer sees first (`wadofarm serve`, no flags: pydicom's own files): no broken
+    image on the front page or in a series view, an icon, and nothing from pydicom on stderr."""
+    log = tmp_path / "wadofarm.log"
+    server = Wadofarm(["--workers", "1"], log).start()
+    try:
+        icon = get(server.url + "/favicon.ico")
+        assert icon.status == 200 and icon.content_type == "image/x-icon"
+        assert icon.body[:4] == b"\x00\x00\x01\x00"  # an ICO file
+        with chromium() as driver:
+            driver.get(server.url + "/")
+            cards = settled_cards(driver)
+            assert len(cards) > 30
+            broken = [uid for uid, _, width, _ in cards if width == 0]
+            assert not broken, f"broken thumbnails: {broken}"
+            images = settled_images(driver)
+            assert len(images) == len(cards)
+            assert not [src for src, _, width in images if width == 0]
+            driver.save_screenshot(str(tmp_path / "front.png"))
+            for study, series, count in shown_series(server):
+                driver.get(f"{server.url}/#/series/{study}/{series}")
+                for index in range(count):
+                    position = "return document.getElementById('position').textContent;"
+                    wait_for(driver, position, f"{index + 1} / {count}")
+                    image = (
+                        "const i = document.getElementById('instance');"
+                        "return [i.complete, i.naturalWidth > 0];"
+                    )
+                    wait_for(driver, image, [True, True])
+                    if index < count - 1:
+                        driver.find_element("id", "next").click()
+            driver.save_screenshot(str(tmp_path / "series.png"))
+        stderr = log.read_text(errors="replace")
+        assert "Warning" not in stderr and "Traceback" not in stderr, stderr[-3000:]
+        assert '"GET /favicon.ico HTTP/1.1" 200' in stderr
+    finally:
+        server.stop()
