@@ -58,9 +58,10 @@ class Clients:
 def wadofarm_public(
     tmp_path_factory: pytest.TempPathFactory, orthanc: LoadedOrthanc
 ) -> Iterator[Wadofarm]:
-    """wadofarm in front of the session's Orthanc, told the URL its clients use."""
+    """wadofarm in front of the session's Orthanc, told the URL its clients use; with
+    --proxy-writes, as the client stores instances through it."""
     log = tmp_path_factory.mktemp("wadofarm-public") / "wadofarm.log"
-    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "1"], log)
+    server = Wadofarm(["--orthanc", orthanc.url, "--workers", "1", "--proxy-writes"], log)
     server.args += ["--public-url", server.url]
     server.start()
     yield server
