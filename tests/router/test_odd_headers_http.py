@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.support import odd_headers
+from tests.support import odd_headers, synthetic
 from tests.support.http import Reply, get
 from tests.support.images import decode, psnr
 from tests.support.orthanc import Orthanc
@@ -105,3 +106,18 @@ def test_frames_are_counted_from_the_data_when_the_count_is_empty(
     assert first.status == second.status == 200, second.text
     assert psnr(decode(first.body), decode(second.body)) < 40  # different noise seeds
     assert third.status == 400 and "2 frame(s)" in third.text
+
+
+@pytest.mark.parametrize("name", odd_headers.ODD_VRS)
+def test_odd_vrs_read_as_the_standard_ones(
+    odd_files: dict[str, odd_headers.OddFile], odd_wadofarm: Wadofarm, name: str
+) -> None:
+    """Rows as SS, or every Image Pixel element as UN: the ramp 0..4095 under its window
+    2048/4096, as from the intact file (PNG: no JPEG error to allow for)."""
+    odd = odd_files[name]
+    reply = get(
+        odd_wadofarm.url + "/wado", params=wado(odd.dataset.SOPInstanceUID, contentType="image/png")
+    )
+    assert reply.status == 200, reply.text
+    expected = synthetic.ramp(0, 4095, seed=0) / 4095 * 255
+    assert np.abs(decode(reply.body).astype(float) - expected).max() <= 1

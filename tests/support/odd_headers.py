@@ -6,6 +6,7 @@ case or out of range, no file meta information. Each is made with pydicom from a
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,10 +122,56 @@ CASES: dict[str, tuple[int, Callable[[Path], None]]] = {
 }
 
 
+def _retyped(tags: tuple[int, ...], vr: bytes) -> Callable[[Path], None]:
+    """The ramp file with the Explicit VR of the Image Pixel elements `tags` (group 0028, short
+    VRs) rewritten as `vr`: SS for US is a wrong VR; UN keeps a 4-byte length (PS3.5 7.1.2), as
+    a file that went through an Implicit VR hop and back carries them."""
+
+    def make(path: Path) -> None:
+        data = bytearray(_ramp_file(path).read_bytes())
+        out = bytearray()
+        pos = data.find(b"\x28\x00")  # the first group 0028 element (the meta group has none)
+        out += data[:pos]
+        while data[pos : pos + 2] == b"\x28\x00":
+            (group, element), old, (length,) = (
+                struct.unpack_from("<HH", data, pos),
+                bytes(data[pos + 4 : pos + 6]),
+                struct.unpack_from("<H", data, pos + 6),
+            )
+            value = data[pos + 8 : pos + 8 + length]
+            tag = group << 16 | element
+            if tag not in tags or old == vr:
+                out += data[pos : pos + 8 + length]
+            elif vr == b"UN":
+                out += struct.pack("<HH", group, element) + b"UN\0\0" + struct.pack("<I", length)
+                out += value
+            else:
+                out += struct.pack("<HH", group, element) + vr + struct.pack("<H", length) + value
+            pos += 8 + length
+        out += data[pos:]
+        path.write_bytes(bytes(out))
+
+    return make
+
+
+IMAGE_PIXEL = tuple(range(0x00280002, 0x00280104))  # Samples per Pixel .. Pixel Representation
+# Files whose header has odd VRs: wadofarm reads them as it reads the intact file. Orthanc 1.10
+# (with the GDCM plugin) aborts on rendering the first (a GDCM assertion on the VR of Rows), and
+# windows the second as if Bits Stored were missing: these are compared with the ramp itself.
+ODD_VRS: dict[str, Callable[[Path], None]] = {
+    "rows_with_vr_ss": _retyped((0x00280010,), b"SS"),
+    "image_pixel_as_un": _retyped(IMAGE_PIXEL, b"UN"),
+}
+
+
 def build(folder: Path) -> dict[str, OddFile]:
     """Every odd file, written into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
+    for name, make in ODD_VRS.items():
+        path = folder / f"{name}.dcm"
+        make(path)
+        files[name] = OddFile(name, path, 1)
     for name, (frames, make) in CASES.items():
         path = folder / f"{name}.dcm"
         with warnings.catch_warnings():
