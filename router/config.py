@@ -250,8 +250,8 @@ class Config:
     proxy: bool = setting(True, "pass requests wadofarm does not serve through to Orthanc")
     public_url: str | None = setting(
         None,
-        "the root URL clients reach wadofarm at, e.g. https://images.example: Orthanc writes the "
-        "URLs in its answers with it (default: each request's Host and scheme)",
+        "the scheme and host[:port] clients reach wadofarm at, e.g. https://images.example: "
+        "Orthanc writes the URLs in its answers with it (default: each request's Host and scheme)",
         metavar="URL",
         schemes=("http", "https"),
     )
@@ -307,6 +307,10 @@ class Config:
         if self.routers > self.workers:
             allowed = f"at most --workers ({self.workers}): each router drives its own"
             raise SettingError("routers", self.routers, allowed)
+        if self.public_url and self.public_url.partition("://")[2].strip("/").count("/"):
+            # Orthanc's plugin takes a host from the request, never a path (its PublicRoot).
+            allowed = "a scheme and host[:port] only, no path"
+            raise SettingError("public_url", self.public_url, allowed)
 
     @property
     def router_count(self) -> int:

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 
+from router.config import Config, SettingError
 from router.proxy import Proxy
 
 
@@ -69,3 +70,10 @@ def test_ipv6_client_is_quoted() -> None:
     """RFC 7239 6: an IPv6 node in brackets and quotes."""
     sent = _sent(Proxy(ORTHANC, 5), {"Host": "[::1]:8080"}, peer="2001:db8::1")
     assert sent["Forwarded"] == 'for="[2001:db8::1]";proto=http;host=[::1]:8080'
+
+
+def test_public_url_takes_no_path() -> None:
+    """Orthanc's plugin puts its own root after the host: a path could not reach its URLs."""
+    with pytest.raises(SettingError, match="no path"):
+        Config(orthanc_url=ORTHANC, public_url="https://images.example/pacs")
+    assert Config(orthanc_url=ORTHANC, public_url="https://images.example/").public_url
