@@ -35,7 +35,10 @@ def _sent(response: StreamResponse) -> int:
 
 _now = time.time  # log()'s `time` argument (aiohttp's name) shadows the module inside it
 FLUSH_SECONDS = 0.25  # the longest a line waits in the batch
-FLUSH_LINES = 512  # or this many lines, whichever comes first
+# Or once this many bytes wait, whichever comes first: PIPE_BUF, the most a write() to a pipe
+# keeps whole when several processes write to it (--routers N sharing one stderr), so one
+# router's batch never splits another's line.
+FLUSH_BYTES = 4096
 
 
 class _Clock:
@@ -66,18 +69,19 @@ class _Batch:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.size = 0  # bytes, with the newlines
         self.logger: logging.Logger | None = None
         self._timer: asyncio.TimerHandle | None = None
         atexit.register(self.flush)
 
     def add(self, logger: logging.Logger, line: str) -> None:
-        if logger is not self.logger:
+        size = (len(line) if line.isascii() else len(line.encode())) + 1
+        if logger is not self.logger or self.size + size > FLUSH_BYTES:
             self.flush()
             self.logger = logger
         self.lines.append(line)
-        if len(self.lines) >= FLUSH_LINES:
-            self.flush()
-        elif self._timer is None:
+        self.size += size
+        if self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no event loop: nothing would flush later
@@ -92,6 +96,7 @@ class _Batch:
         if self.lines and self.logger is not None:
             text = "\n".join(self.lines)
             self.lines.clear()
+            self.size = 0
             self.logger.info("%s", text)
 
 

@@ -1,5 +1,6 @@
 """The access log's cheap parts: the per-second timestamp reads as datetime formats it, and
-lines reach the logger in batches, within FLUSH_SECONDS, in order."""
+lines reach the logger in batches, within FLUSH_SECONDS, in order, each batch small enough for
+one write to a pipe to keep whole."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ def test_lines_are_written_in_batches_within_the_flush_interval() -> None:
         seen.append(list(records.messages))  # nothing yet: the batch waits
         await asyncio.sleep(access_log.FLUSH_SECONDS + 0.2)
         seen.append(list(records.messages))
-        for n in range(access_log.FLUSH_LINES):
-            batch.add(logger, f"more {n}")
-        seen.append(list(records.messages))  # a full batch goes at once
+        for n in range(1000):
+            batch.add(logger, f"more {n:03d}")  # 9 bytes a line with its newline
+        seen.append(list(records.messages))  # each full batch goes at once
         return seen
 
     try:
@@ -55,4 +56,8 @@ def test_lines_are_written_in_batches_within_the_flush_interval() -> None:
     finally:
         logger.removeHandler(records)
     assert waiting == [] and flushed == ["line 0\nline 1\nline 2"]
-    assert full[1].splitlines() == [f"more {n}" for n in range(access_log.FLUSH_LINES)]
+    batches = full[1:]
+    assert all(len(text) + 1 <= access_log.FLUSH_BYTES for text in batches)  # whole in a pipe
+    assert len(batches) == 1000 * 9 // access_log.FLUSH_BYTES  # the rest waits for the timer
+    lines = [line for text in batches for line in text.splitlines()]
+    assert lines == [f"more {n:03d}" for n in range(len(lines))]
