@@ -246,17 +246,18 @@ class OrthancStore:
                 raise UpstreamError(f"Orthanc answered a malformed ID {orthanc_id[:60]!r}")
             self._remember(object_uid, key, orthanc_id)
             if not study_uid and not series_uid:
-                self._map_series_of(orthanc_id)
+                await self._map_series_of(orthanc_id)
         return Instance(object_uid, orthanc_id)
 
-    def _map_series_of(self, orthanc_id: str) -> None:
+    async def _map_series_of(self, orthanc_id: str) -> None:
         """An instance asked for by objectUID alone (as Orthanc's /wado allows): map the rest
-        of its series in the background, in one GET of the series' instances, so a viewer's
-        next requests for its siblings need no find each (a find costs Orthanc ~0.6 ms of CPU,
-        the listing ~0.04 ms per instance; 600-slice series, issue 11). One mapping at a time:
-        the first requests of a series arrive together and would all map it."""
+        of its series, in one GET of the series' instances, so a viewer's next requests for its
+        siblings need no find each (a find costs Orthanc ~0.6 ms of CPU, the listing ~0.04 ms
+        per instance; 600-slice series, issue 11). One mapping at a time: the first requests of
+        a series arrive together, and the others go on without waiting for it."""
         if self._mapping is None or self._mapping.done():
             self._mapping = asyncio.ensure_future(self._map_series(orthanc_id))
+            await asyncio.shield(self._mapping)  # a client that leaves does not stop it
 
     async def _map_series(self, orthanc_id: str) -> None:
         try:
