@@ -57,7 +57,7 @@ async def send_file(request: web.Request, download: Download) -> web.StreamRespo
 
 async def wado(request: web.Request) -> web.StreamResponse:
     """GET /wado: WADO-URI retrieve, rendered or as the stored DICOM file."""
-    query = wado_uri.parse(request.query)
+    query = wado_uri.parse_remembered(request.rel_url.raw_query_string, lambda: request.query)
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache

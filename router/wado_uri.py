@@ -9,12 +9,13 @@ from __future__ import annotations
 import codecs
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from multidict import MultiMapping
 
 from renderer.params import OutputFormat, Region, RenderParams, Window
+from router.cache import BoundedDict
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import ranked
 from router.uid import check_uid
@@ -259,6 +260,24 @@ def single_values(query: MultiMapping[str], names: tuple[str, ...] = KNOWN) -> d
             raise InvalidRequest(f"{name} is longer than {MAX_VALUE_LENGTH} characters")
         values[name] = value
     return values
+
+
+REMEMBERED = 4096  # parsed query strings kept
+
+
+_parsed: BoundedDict[str, WadoRequest] = BoundedDict(REMEMBERED)
+
+
+def parse_remembered(query_string: str, query: Callable[[], MultiMapping[str]]) -> WadoRequest:
+    """parse() of a request's query, remembered by its raw (still percent-encoded, hence
+    unambiguous) query string: a viewer farm sends the same URLs again and again (render-cache
+    hits), and aiohttp's decoding of the query plus the checks here were a third of a hit's own
+    work (issue 11). A malformed query is parsed (and refused) every time."""
+    found = _parsed.get(query_string)
+    if found is None:
+        found = parse(query())
+        _parsed.put(query_string, found)
+    return found
 
 
 def parse(query: MultiMapping[str]) -> WadoRequest:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 from multidict import MultiDict
 
@@ -123,3 +125,23 @@ def test_annotation_values(value: str, expected: tuple[str, ...]) -> None:
 def test_annotation_must_be_patient_or_technique(value: str) -> None:
     with pytest.raises(InvalidRequest, match="annotation"):
         parse(annotation=value)
+
+
+def test_a_query_is_parsed_once_and_remembered_by_its_raw_form() -> None:
+    calls: list[str] = []
+
+    def query(raw: str) -> MultiDict[str]:
+        calls.append(raw)
+        return MultiDict(parse_qsl(raw, keep_blank_values=True))
+
+    first = "requestType=WADO&objectUID=1.2.3&rows=64"
+    encoded = "requestType=WADO&objectUID=1.2.3&rows=6%34"  # the same values, another URL
+    a = wado_uri.parse_remembered(first, lambda: query(first))
+    b = wado_uri.parse_remembered(first, lambda: query(first))
+    c = wado_uri.parse_remembered(encoded, lambda: query(encoded))
+    assert a is b and a == c and calls == [first, encoded]
+    bad = "requestType=WADO&objectUID=1.2.3&rows=0"
+    for _ in range(2):  # refused each time, never remembered
+        with pytest.raises(InvalidRequest):
+            wado_uri.parse_remembered(bad, lambda: query(bad))
+    assert calls == [first, encoded, bad, bad]
