@@ -28,6 +28,7 @@ from pydicom.uid import UID, RLELossless
 
 from renderer.elements import Elements
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
+from renderer.fetch import Source
 from renderer.stored import StoredFormat, stored_format
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ THREE_SAMPLES = (
     "YBR_RCT",
 )
 
-Source = bytes | str  # the file's bytes, or a path a worker may read itself
 
 # Cells as stored, YBR unconverted: renderer.stored masks them knowing where High Bit puts the
 # value (pydicom's own correction assumes bit 0), renderer.color converts the colour.

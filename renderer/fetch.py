@@ -15,11 +15,11 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from renderer.decode import Source
 from renderer.errors import SourceMissing, SourceTimeout, SourceUnavailable
 
 logger = logging.getLogger(__name__)
 
+Source = bytes | str  # the file's bytes, or a path a worker may read itself
 STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 

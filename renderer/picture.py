@@ -10,9 +10,9 @@ import numpy as np
 
 from renderer.encode import encode
 from renderer.errors import FrameOutOfRange, OutputTooLarge
-from renderer.geometry import Plan, resize
+from renderer.geometry import apply_flips, resize
+from renderer.layout import Plan, layout
 from renderer.params import RenderParams, RenderResult
-from renderer.viewport import apply_flips, layout
 
 # Draws the whole picture at a given width and height (8-bit gray or RGB).
 Drawing = Callable[[int, int], np.ndarray]

@@ -15,12 +15,13 @@ from renderer.decode import GRAYSCALE
 from renderer.encode import encode, encode_gif
 from renderer.errors import OutputTooLarge, PresentationOf
 from renderer.fetch import HttpSource, RenderSource, fetch
-from renderer.geometry import Plan, resize
+from renderer.geometry import apply_flips, resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import referenced_image
 from renderer.header import Header, describe
 from renderer.icc import apply_icc
 from renderer.kinds import Kind, choose_output, kind_of
+from renderer.layout import Plan, layout
 from renderer.objects import render_object
 from renderer.overlay import burn
 from renderer.params import OutputFormat, RenderParams, RenderResult
@@ -28,7 +29,6 @@ from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.supplemental import apply_supplemental
 from renderer.transcode import transcode
-from renderer.viewport import apply_flips, layout
 
 
 def render_frame(

@@ -22,11 +22,12 @@ from renderer.decode import GRAYSCALE
 from renderer.encode import encode
 from renderer.errors import OutputTooLarge
 from renderer.fetch import HttpSource, RenderSource, fetch
-from renderer.geometry import Plan, crop_box, fit, resize
+from renderer.geometry import resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import DisplayedArea, Presentation, presentation_for, read_state
 from renderer.header import Header
 from renderer.labels import labelled
+from renderer.layout import Plan, crop_box, fit
 from renderer.local_file import read_nofollow
 from renderer.lut import Lut, apply_lut
 from renderer.overlay import burn

@@ -11,10 +11,11 @@ from pydicom.dataset import Dataset
 
 from renderer import part10
 from renderer.anonymize import anonymize
-from renderer.decode import Source, decode_frame, image_info, native_frame, read_dataset
+from renderer.decode import decode_frame, image_info, native_frame, read_dataset
 from renderer.errors import NotDicom
-from renderer.geometry import Plan
+from renderer.fetch import Source
 from renderer.header import Header, describe
+from renderer.layout import Plan
 from renderer.local_file import read_nofollow
 from renderer.reduced import reduced_frame
 

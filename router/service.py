@@ -16,6 +16,7 @@ from renderer.errors import (
     SourceMissing,
     UnsupportedImage,
 )
+from renderer.layout import flips, layout
 from renderer.params import (
     OutputFormat,
     PresentationRef,
@@ -25,7 +26,6 @@ from renderer.params import (
     SourceBox,
 )
 from renderer.pool import RenderPool
-from renderer.viewport import flips, layout
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine

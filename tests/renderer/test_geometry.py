@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.geometry import crop_box, fit, resize
+from renderer.geometry import resize
+from renderer.layout import crop_box, fit
 from renderer.params import OutputFormat, Region, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, synthetic

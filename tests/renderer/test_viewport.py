@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from renderer.errors import SourceOutOfRange
+from renderer.layout import layout, source_crop
 from renderer.params import OutputFormat, RenderParams, SourceBox
 from renderer.pipeline import render
-from renderer.viewport import layout, source_crop
 from tests.support import corpus
 from tests.support.images import decode
 
