@@ -174,13 +174,26 @@ def test_malformed_is_400_with_a_reason_and_never_reaches_orthanc(
     assert spy.sent == before, "a refused request reached Orthanc"
 
 
-@pytest.mark.parametrize("value", ["text/html", "image/webp", "image/png;q=0", "video/*"])
+@pytest.mark.parametrize("value", ["image/webp", "image/png;q=0", "text/plain"])
 def test_content_type_not_offered_is_406(spied: tuple[Wadofarm, Spy], value: str) -> None:
+    """Types no object is offered in are refused before Orthanc is asked anything."""
     server, spy = spied
     before = spy.sent
     reply = get(f"{server.url}/wado", params={**BASE, "contentType": value})
     assert reply.status == 406 and "offers" in reply.text
     assert spy.sent == before
+
+
+@pytest.mark.parametrize("value", ["text/html", "video/*", "application/pdf"])
+def test_content_type_of_another_kind_is_406_naming_what_the_object_offers(
+    spied: tuple[Wadofarm, Spy], value: str
+) -> None:
+    """An HTML report, a video or a PDF of an image: only the object can say, so it is read,
+    and the 406 says what it is offered as."""
+    server, _spy = spied
+    reply = get(f"{server.url}/wado", params={**BASE, "contentType": value})
+    assert reply.status == 406, reply.text
+    assert "offered as a picture (JPEG, PNG, GIF)" in reply.text
 
 
 def test_what_reaches_orthanc_is_one_json_find_and_one_file_read(
