@@ -24,6 +24,7 @@ TRACE_SHARE = 0.4  # of the card's height, at the bottom, when there are traces
 LINE_COLOUR = (176, 186, 198)
 BADGE_COLOUR = (255, 255, 255)
 MIN_FONT = 8  # pixels: below this no font is legible
+MAX_CHARS = 400  # of one text: more than a card can show at any size
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,12 @@ def font(size: int, bold: bool = False) -> Font:
 
 def wrap(text: str, face: Font, width: float, max_lines: int) -> list[str]:
     """Words to lines no wider than `width`; a word too long for a line is cut; the last line
-    ends in an ellipsis when text is left over."""
+    ends in an ellipsis when text is left over. Only the first MAX_CHARS characters count: a
+    mangled value can be kilobytes long, and each measure costs."""
     lines: list[str] = []
     current = ""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS] + "…"
     for word in text.split():
         candidate = f"{current} {word}".strip()
         if face.getlength(candidate) <= width:
@@ -61,9 +65,7 @@ def wrap(text: str, face: Font, width: float, max_lines: int) -> list[str]:
             lines.append(current)
         current = word
         while face.getlength(current) > width and len(current) > 1:
-            cut = len(current) - 1
-            while cut > 1 and face.getlength(current[:cut]) > width:
-                cut -= 1
+            cut = _longest_fit(current, face, width)
             lines.append(current[:cut])
             current = current[cut:]
     if current:
@@ -75,6 +77,18 @@ def wrap(text: str, face: Font, width: float, max_lines: int) -> list[str]:
             last = last[:-1]
         lines[-1] = last + "…"
     return lines
+
+
+def _longest_fit(word: str, face: Font, width: float) -> int:
+    """How many leading characters of `word` fit in `width` (at least one): a binary search."""
+    low, high = 1, len(word)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if face.getlength(word[:middle]) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def draw(card: Card, width: int, height: int) -> np.ndarray:

@@ -10,6 +10,7 @@ refused, so that a broken image never hides behind a placeholder.
 from __future__ import annotations
 
 import enum
+import re
 
 from pydicom.dataset import Dataset
 from pydicom.uid import MPEGTransferSyntaxes
@@ -19,6 +20,7 @@ from renderer.errors import NotDicom, NotOffered
 from renderer.params import OutputFormat
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
+UID_FORM = re.compile(r"[0-9]+(\.[0-9]+){1,63}")  # PS3.5 9.1, at most 64 characters
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ELEMENT_HEADER = 8  # the shortest tag-and-length of an element (PS3.5 7.1.2)
 SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."  # the SR family, Key Object Selection included
@@ -69,6 +71,10 @@ def kind_of(ds: Dataset, size: int | None = None) -> Kind:
         transfer_syntax = ds.file_meta.get("TransferSyntaxUID")
         return Kind.VIDEO if transfer_syntax in MPEGTransferSyntaxes else Kind.IMAGE
     check_complete(ds, size)
+    if not UID_FORM.fullmatch(sop_class):
+        # Without a SOP class there is no telling it has no image: a mangled file, not an
+        # object without pixels (its Pixel Data may have been swallowed by a broken length).
+        raise NotDicom(f"(0008,0016) SOP Class UID is not a UID: {sop_class[:40]!r}")
     if sop_class.startswith(SR_PREFIX) and "ContentSequence" in ds:
         return Kind.REPORT
     return Kind.NO_PIXELS

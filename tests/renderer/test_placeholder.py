@@ -3,6 +3,8 @@ its pixels (cut short) is still refused with a reason."""
 
 from __future__ import annotations
 
+import io
+import time
 import warnings
 from pathlib import Path
 
@@ -127,3 +129,24 @@ def test_wrap_cuts_long_words_and_ends_in_an_ellipsis() -> None:
 def test_a_card_without_lines_or_traces_draws() -> None:
     image = draw(Card("OT", "x"), 40, 30)
     assert image.shape == (30, 40, 3)
+
+
+def test_a_huge_mangled_value_is_cut_not_measured_for_ever() -> None:
+    """A broken length can make a value kilobytes long, without a space: wrapping it stays cheap
+    (it once took seconds: a fuzzed file timed out)."""
+    face = font(9)
+    started = time.monotonic()
+    lines = wrap("x" * 20_000, face, 100, 3)
+    assert time.monotonic() - started < 0.5
+    assert len(lines) == 3 and lines[-1].endswith("…")
+
+
+def test_an_object_without_a_sop_class_uid_is_not_a_placeholder() -> None:
+    ds = read("rtplan.dcm")
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.481.5" + "\x00garbage swallowed by a bad length"
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(out)
+    with pytest.raises(NotDicom, match=r"\(0008,0016\) SOP Class UID is not a UID"):
+        render(out.getvalue(), RenderParams())
