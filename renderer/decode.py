@@ -171,6 +171,9 @@ def _defaults(ds: Elements) -> dict[str, Any]:
     }
 
 
+IS_MAX = 2**31 - 1  # the largest Integer String (PS3.5 table 6.2-1)
+
+
 def _ensure_transfer_syntax(ds: Dataset) -> None:
     """Files without a meta header still need a Transfer Syntax UID for the decoders."""
     meta = ds.file_meta
@@ -203,6 +206,8 @@ def image_info(ds: Elements, max_pixels: int, transfer_syntax: str | None = None
         frames = int(frames_value) if frames_value not in (None, "") else 1
     except (TypeError, ValueError):
         raise UnsupportedImage(f"invalid (0028,0008) Number of Frames: {frames_value!r}") from None
+    if frames > IS_MAX:  # "1e308" reads as an int: past what VR IS can hold (PS3.5 6.2)
+        raise UnsupportedImage(f"invalid (0028,0008) Number of Frames: {frames_value!r}")
     frames = max(frames, 1)
     defaults = _defaults(ds)
     samples = defaults["SamplesPerPixel"]

@@ -7,6 +7,7 @@ import multiprocessing
 import pickle
 import signal
 import socket
+import struct
 import warnings
 from collections.abc import Callable
 
@@ -59,7 +60,11 @@ def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
         del source
         try:
             if isinstance(reply, RenderResult):
-                wire.send_result(sock, job_id, reply)
+                try:
+                    wire.send_result(sock, job_id, reply)
+                except (struct.error, ValueError) as exc:  # a value the reply header cannot hold
+                    logger.error("render result of job %d not sent: %s", job_id, exc)
+                    _send_error(sock, job_id, UnsupportedImage(f"render failed: {exc}"))
             else:
                 _send_error(sock, job_id, reply)
         except OSError:  # the router died during the render (SIGKILL): nobody to answer

@@ -10,6 +10,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from renderer.decode import decode_frame, image_info, pixel_aspect, read_dataset
+from renderer.errors import UnsupportedImage
 from tests.support import corpus, synthetic
 
 
@@ -72,3 +73,13 @@ def _shared_spacing(value: list[float]) -> Dataset:
 )
 def test_pixel_aspect_from_the_header(ds: Dataset, aspect: float) -> None:
     assert pixel_aspect(ds) == pytest.approx(aspect)
+
+
+@pytest.mark.parametrize("frames", ["1e308", "2147483648"])
+def test_a_frame_count_past_what_is_can_hold_is_refused_naming_it(frames: str) -> None:
+    """Found by the renderer fuzz: "1e308" read as an int reached the worker's reply header,
+    which could not hold it, and the worker died."""
+    ds = read_dataset(str(corpus.sample("CT_small.dcm").path))
+    ds.NumberOfFrames = frames
+    with pytest.raises(UnsupportedImage, match=r"\(0028,0008\) Number of Frames"):
+        image_info(ds, 10**8)
