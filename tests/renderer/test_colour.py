@@ -45,9 +45,7 @@ def tables(ds: pydicom.Dataset) -> tuple[int, np.ndarray]:
 def test_supplemental_palette_of_the_enhanced_ct(frame: int, tmp_path: Path) -> None:
     """eCT_Supplemental.dcm: stored values 1024..1123 (0..99 HU) take the palette's colour;
     the rest is the gray render, the same as dcm2pnm's under the file's frame window."""
-    sample = next((s for s in corpus.samples() if s.name == "eCT_Supplemental.dcm"), None)
-    if sample is None:
-        pytest.skip("corpus sample eCT_Supplemental.dcm is not present")
+    sample = corpus.sample("eCT_Supplemental.dcm")  # missing: an error, not a skip
     ds = pydicom.dcmread(sample.path)
     first, palette = tables(ds)
     values = ds.pixel_array[frame].astype(np.int64)

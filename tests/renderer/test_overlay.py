@@ -62,9 +62,7 @@ def test_matches_dcm2pnm(name: str, frame: int, files: dict[str, Path], tmp_path
 def test_the_corpus_overlay_is_drawn(tmp_path: Path) -> None:
     """examples_overlay.dcm (MR, Siemens MedCom graphics in group 6000): the bits set in its
     Overlay Data are exactly the pixels that turn white."""
-    sample = next((s for s in corpus.samples() if s.name == "examples_overlay.dcm"), None)
-    if sample is None:
-        pytest.skip("corpus sample examples_overlay.dcm is not present")
+    sample = corpus.sample("examples_overlay.dcm")  # missing: an error, not a skip
     ds = pydicom.dcmread(sample.path)
     bits = ds.overlay_array(0x6000).astype(bool)  # pydicom's own unpacking: a third reader
     with_overlay, without = ours(sample.path), ours(sample.path, OFF)
