@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.points import find, routers_ms
+from router.config import CORES_PER_ROUTER
 
 CORES = (2, 4, 8, 16, 32)
 SCENARIOS = {
@@ -18,14 +19,13 @@ SCENARIOS = {
     "cold_full": "cold full-size",
     "hot_zipf": "hot (render-cache hits)",
 }
-CORES_PER_ROUTER = 8  # router.config.CORES_PER_ROUTER: what --routers auto starts
 ASSUMPTIONS = (
     "CPU per request as measured in this run at 32 connections (the rows above), the same "
     "on every machine size: no memory-bandwidth, lock or network limit, and the load generator "
     "on another machine",
-    "wadofarm runs `--routers auto` (one router per 8 cores, at least 1) and `--workers` = "
-    "cores, next to the Orthanc it reads from, on the same cores; Orthanc's CPU for wadofarm "
-    "(look-ups, file reads) is counted",
+    f"wadofarm runs `--routers auto` (one router per {CORES_PER_ROUTER} cores, at least 1) and "
+    "`--workers` = cores, next to the Orthanc it reads from, on the same cores; Orthanc's CPU "
+    "for wadofarm (look-ups, file reads) is counted",
     "wadofarm's throughput is the smaller of: the routers' (each router one core at most: "
     "routers x 1000 / router ms per request) and the machine's (cores x 1000 / all roles' ms "
     "per request)",

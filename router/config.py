@@ -83,7 +83,9 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-CORES_PER_ROUTER = 8  # one router keeps up with the render workers of about 8 cores (issue 11)
+# One router keeps up with the render workers (and the Orthanc) of about 4 cores: a cold
+# thumbnail costs a router about a quarter of its CPU in all (BENCHMARKS.md, issue 11).
+CORES_PER_ROUTER = 4
 AUTO = 0  # --routers auto
 
 
@@ -128,7 +130,7 @@ class Config:
     routers: int = setting(
         AUTO,
         "router processes serving the port (SO_REUSEPORT), each with its share of the render "
-        "workers and of the render cache; auto (or 0) = one per 8 CPUs, at least 1, at most "
+        "workers and of the render cache; auto (or 0) = one per 4 CPUs, at least 1, at most "
         "--workers (see Sizing a machine)",
         metavar="N",
         minimum=0,
@@ -314,7 +316,7 @@ class Config:
 
     @property
     def router_count(self) -> int:
-        """How many routers serve the port: --routers, or for auto one per 8 CPUs."""
+        """How many routers serve the port: --routers, or for auto one per 4 CPUs."""
         if self.routers != AUTO:
             return self.routers
         return max(1, min(self.workers, _cpus() // CORES_PER_ROUTER))

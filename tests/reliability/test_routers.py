@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from router.cli import build_parser, config_from_args
-from router.config import Config, SettingError
+from router.config import CORES_PER_ROUTER, Config, SettingError
 from router.metrics import MIRROR_INTERVAL
 from tests.reliability.servers import SLOW, SMALL, folder_server, wado
 from tests.reliability.test_shutdown import accepts
@@ -224,7 +224,9 @@ def test_auto_is_one_router_here_and_runs_without_a_supervisor(
     tmp_path: Path, catalogue: dict[str, Path]
 ) -> None:
     cores = len(os.sched_getaffinity(0))
-    assert Config(workers=64).router_count == max(1, cores // 8)
+    assert Config(workers=64).router_count == max(1, cores // CORES_PER_ROUTER)
+    if cores < 2 * CORES_PER_ROUTER:
+        assert Config(workers=64).router_count == 1, "auto: one router on this machine"
     assert Config(workers=1).router_count == 1, "auto never asks for more routers than workers"
     assert Config(routers=3, workers=3).router_count == 3
     assert config_from_args(build_parser().parse_args(["serve", "--routers", "auto"])).routers == 0
