@@ -142,29 +142,15 @@ class OrthancStore:
         if query:
             url = url.with_query(query)
         data = orjson.dumps(body) if body is not None else None
-        client = forwarded.get()
-        authorization = self._credentials()
-        headers = {"Authorization": authorization} if authorization else {}
-        for attempt in (1, 2):
-            try:
-                async with self.session.request(
-                    method, url, data=data, headers=headers
-                ) as response:
-                    payload = await response.read()
-                    self._check(response, path, client is not None)
-                    return payload
-            except aiohttp.ServerDisconnectedError:
-                if attempt == 2:
-                    raise UpstreamError(f"Orthanc at {self.shown} closed the connection") from None
-            except TimeoutError:
-                raise UpstreamTimeout(
-                    f"Orthanc at {self.shown} did not answer within {self.timeout:g}s"
-                ) from None
-            except aiohttp.ClientConnectionError as exc:
-                raise UpstreamError(
-                    f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}"
-                ) from None
-        raise AssertionError("unreachable")
+        response = await self._send(method, url, path, data=data)
+        try:
+            return await response.read()
+        except TimeoutError:
+            raise self._timed_out() from None
+        except aiohttp.ClientConnectionError as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            response.release()
 
     def _check(self, response: aiohttp.ClientResponse, path: str, forwarding: bool) -> None:
         """Orthanc's error status as wadofarm's error."""
@@ -185,26 +171,31 @@ class OrthancStore:
         """A GET whose body is read by the caller as it comes (and released by it): no total
         time limit, but each connect and each read waits at most --upstream-timeout."""
         url = self.base.with_path(self.base.path.rstrip("/") + path)
-        authorization = self._credentials()
-        headers = {"Authorization": authorization} if authorization else {}
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout, sock_read=self.timeout
         )
+        return await self._send("GET", url, path, timeout=timeout)
+
+    async def _send(
+        self, method: str, url: URL, path: str, **options: Any
+    ) -> aiohttp.ClientResponse:
+        """The response to one request, its head read and its status checked (_check); the
+        caller reads the body and releases it. A pooled connection Orthanc had closed is tried
+        again once on a fresh one; every other transport failure is an UpstreamError or
+        UpstreamTimeout naming Orthanc."""
+        authorization = self._credentials()
+        headers = {"Authorization": authorization} if authorization else {}
         for attempt in (1, 2):
             try:
-                response = await self.session.get(url, headers=headers, timeout=timeout)
+                response = await self.session.request(method, url, headers=headers, **options)
             except aiohttp.ServerDisconnectedError:
                 if attempt == 2:
                     raise UpstreamError(f"Orthanc at {self.shown} closed the connection") from None
                 continue
             except TimeoutError:
-                raise UpstreamTimeout(
-                    f"Orthanc at {self.shown} did not answer within {self.timeout:g}s"
-                ) from None
+                raise self._timed_out() from None
             except aiohttp.ClientConnectionError as exc:
-                raise UpstreamError(
-                    f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}"
-                ) from None
+                raise self._unreachable(exc) from None
             try:
                 self._check(response, path, forwarded.get() is not None)
             except BaseException:
@@ -212,6 +203,12 @@ class OrthancStore:
                 raise
             return response
         raise AssertionError("unreachable")
+
+    def _timed_out(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"Orthanc at {self.shown} did not answer within {self.timeout:g}s")
+
+    def _unreachable(self, exc: Exception) -> UpstreamError:
+        return UpstreamError(f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}")
 
     async def locate(
         self, object_uid: str, study_uid: str | None, series_uid: str | None
