@@ -252,6 +252,8 @@ class Orthanc:
 class Wadofarm:
     """`python -m router serve` from this checkout, with these flags, on a free loopback port."""
 
+    probe = "/healthz"  # answers 200 once the server serves
+
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -269,7 +271,7 @@ class Wadofarm:
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                serve_command(self.port, self.args),
+                self.command(),
                 cwd=REPO,
                 env=env,
                 stdout=out,
@@ -278,8 +280,11 @@ class Wadofarm:
         wait_ready(self.process, self._answers, timeout, "wadofarm", self.log)
         return self
 
+    def command(self) -> list[str]:
+        return serve_command(self.port, self.args)
+
     def _answers(self) -> bool:
-        return http_request("GET", self.url + "/healthz", timeout=1)[0] == 200
+        return http_request("GET", self.url + self.probe, timeout=1)[0] == 200
 
     def log_tail(self) -> str:
         return log_tail(self.log)
@@ -293,3 +298,12 @@ def bench_wadofarm(orthanc_url: str, args: list[str], log: Path) -> Wadofarm:
     """wadofarm as the bench runs it: in front of `orthanc_url`, quiet."""
     quiet = ["--no-access-log", "--log-level", "warning"]
     return Wadofarm(["--orthanc", orthanc_url, *quiet, *args], log)
+
+
+class Floor(Wadofarm):
+    """bench.floor's server (`--hop`: with a worker round trip per request) on a free port."""
+
+    probe = "/wado"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bench.floor", "--port", str(self.port), *self.args]

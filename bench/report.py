@@ -129,7 +129,7 @@ def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
 
 def several_routers(points: list[dict[str, Any]]) -> list[str]:
     """The routers scenario: 1 and 2 routers, same workers, each started fresh."""
-    rows = [p for p in points if p["scenario"].startswith("routers_")]
+    rows = [p for p in points if p["scenario"].startswith(("routers_", "floor_"))]
     if not rows:
         return []
     out = [
@@ -140,7 +140,11 @@ def several_routers(points: list[dict[str, Any]]) -> list[str]:
         "Hit rate: render-cache hits over look-ups during the row (and from the fresh start, "
         "warm-up included). CPU in ms per answered request; the load generator runs on the "
         "same cores (`wrk` where installed, else the suite's Python client): its share is the "
-        "`client cores` column.",
+        "`client cores` column. The `floor_` rows are the least a router process can spend "
+        "(bench.floor, same wrk, same connections): `floor_bare` a bare aiohttp + uvloop "
+        "handler answering a cached 3 KB body (a render-cache hit with no code of wadofarm's), "
+        "`floor_hop` that plus one round trip to a child process over a socketpair (a render "
+        "with nothing but the hop to a worker).",
         "",
         "| scenario | routers | conns | req/s | x 1 router | p50 / p95 / p99 / max ms | "
         "hit rate (fresh) | CPU ms/req routers+workers+Orthanc | load generator ms/req | "

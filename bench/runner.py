@@ -39,6 +39,9 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "warm": (),
 }
 SERVERS = ("wadofarm", "orthanc")
+# The router's floors (bench.floor), measured after the routers scenario: the points' scenario
+# names and the floor server's flags.
+FLOORS: tuple[tuple[str, list[str]], ...] = (("floor_bare", []), ("floor_hop", ["--hop"]))
 OPEN_LOOP_IN_FLIGHT = 256
 WARMUP_CONNECTIONS = 8
 
@@ -304,6 +307,27 @@ class Bench:
                         f"{point.load_generator} {client:.2f} cores"
                     )
 
+    def floors(self, record: Callable[[Point], None]) -> None:
+        """The floors of the router's CPU (bench.floor), at the routers scenario's connections:
+        a bare aiohttp handler answering a cached body, and that plus one worker round trip."""
+        if not wrk.available():
+            return
+        o = self.options
+        connections = CONNECTIONS if CONNECTIONS in o.concurrencies else max(o.concurrencies)
+        for name, args in FLOORS:
+            s = dataclasses.replace(several.SCENARIO, name=name)
+            server = procs.Floor(args, self.workdir / f"{name}.log")
+            try:
+                server.start()
+                roles = cpu.server_roles(server.pid)
+                load = Load("closed", connections, o.duration, o.max_requests)
+                point = self.drive_wrk(s, server.port, lambda i, c, n: b"/wado", load, roles)
+            finally:
+                server.stop()
+            record(dataclasses.replace(point, routers=1))
+            if self.progress is not None:
+                self.progress.step(f"{name}: {point.rps:.0f} req/s")
+
     def drive_wrk(
         self, s: Scenario, port: int, target: Target, load: Load, roles: list[cpu.Role]
     ) -> Point:
@@ -358,6 +382,7 @@ def points_in(options: Options) -> int:
     total = len(regular) * (per_scenario * len(SERVERS) + 1)
     if several.NAME in options.scenarios:
         total += len(several.VARIANTS) * len(several.ROUTERS)
+        total += len(FLOORS) if wrk.available() else 0
     return total
 
 
@@ -413,6 +438,7 @@ def run(options: Options, *, show_progress: bool = True) -> Results:
             bench.routers(
                 data[several.SCENARIO.kind], orthanc, lambda p: results.points.append(asdict(p))
             )
+            bench.floors(lambda p: results.points.append(asdict(p)))
     finally:
         bench.close()
         orthanc.stop()

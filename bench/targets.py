@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.points import find
+from bench.points import find, routers_ms
 from bench.projection import projections
 
 NO_FETCH_SHARE = 0.25  # a drag costing Orthanc under a quarter of a fetch per request: no fetches
@@ -19,7 +19,10 @@ class Verdict:
     met: bool | None  # None: the run did not measure it
 
 
-def _ratio(target: str, scenario: str, factor: float) -> Callable[[dict[str, Any]], Verdict]:
+Judge = Callable[[dict[str, Any]], Verdict]
+
+
+def _ratio(target: str, scenario: str, factor: float) -> Judge:
     def judge(results: dict[str, Any]) -> Verdict:
         ours = find(results["points"], scenario, "wadofarm")
         theirs = find(results["points"], scenario, "orthanc")
@@ -124,6 +127,44 @@ def _hit_rate(results: dict[str, Any]) -> Verdict:
     return Verdict(target, f"{two:.1f}% vs {one:.1f}%{shown}", one - two <= 5.0)
 
 
+def _floor(results: dict[str, Any], name: str) -> str:
+    """The floor row's router CPU per request (bench.floor), as a clause for the verdict."""
+    rows = routers_rows(results["points"], name)
+    if 1 not in rows:
+        return ""
+    what = "a bare aiohttp handler" if name == "floor_bare" else "aiohttp + one worker hop"
+    return f"; floor, {what}: {routers_ms(rows[1]['cpu_ms']):.3f} ms"
+
+
+def _router_cpu(target: str, scenario: str, limit: float, floor: str) -> Judge:
+    """Router CPU per request of the routers scenario's 1-router row (a fresh server)."""
+
+    def judge(results: dict[str, Any]) -> Verdict:
+        rows = routers_rows(results["points"], scenario)
+        if 1 not in rows:
+            return Verdict(target, "not measured", None)
+        ms = routers_ms(rows[1]["cpu_ms"])
+        return Verdict(target, f"{ms:.3f} ms{_floor(results, floor)}", ms <= limit)
+
+    return judge
+
+
+def _workers_orthanc(results: dict[str, Any]) -> Verdict:
+    target = "render workers + Orthanc's side <= 1.0 ms per cold thumbnail (fresh server, c=32)"
+    rows = routers_rows(results["points"], "routers_cold")
+    if 1 not in rows:
+        return Verdict(target, "not measured", None)
+    cpu = rows[1]["cpu_ms"]
+    ms = cpu.get("workers", 0.0) + cpu.get("orthanc", 0.0)
+    alone = results.get("ceilings", {}).get("cold_thumbnails", {}).get("cpu_ms")
+    shown = f"; the renderer alone: {alone:.2f} ms" if alone else ""
+    return Verdict(
+        target,
+        f"{cpu.get('workers', 0.0):.2f} + {cpu.get('orthanc', 0.0):.2f} = {ms:.2f} ms{shown}",
+        ms <= 1.0,
+    )
+
+
 def _projected(results: dict[str, Any]) -> Verdict:
     target = "projected cold thumbnails on 16 cores >= 4x Orthanc's /wado on 16 cores"
     rows = [p for p in projections(results, "cold_thumbnails") if p.cores == 16]
@@ -139,7 +180,7 @@ def _projected(results: dict[str, Any]) -> Verdict:
     )
 
 
-JUDGES: list[Callable[[dict[str, Any]], Verdict]] = [
+JUDGES: list[Judge] = [
     _ratio("cold thumbnails: >= 3x Orthanc req/s (c=32)", "cold_thumbnails", 3.0),
     _thumb_latency,
     _ratio("cold full-size: >= 1.5x Orthanc", "cold_full", 1.5),
@@ -149,6 +190,16 @@ JUDGES: list[Callable[[dict[str, Any]], Verdict]] = [
     _ratio("JPEG 2000 thumbnails: >= 5x Orthanc", "j2k_thumbnails", 5.0),
     _ratio("JPEG 2000 full-size: no slower than Orthanc", "j2k_full", 1.0),
     _ceiling,
+    _router_cpu(
+        "router CPU <= 0.15 ms per cold thumbnail (fresh server, c=32)",
+        "routers_cold",
+        0.15,
+        "floor_hop",
+    ),
+    _router_cpu(
+        "router CPU <= 0.08 ms per render-cache hit (c=32)", "routers_hot", 0.08, "floor_bare"
+    ),
+    _workers_orthanc,
     _two_routers,
     _hit_rate,
     _projected,

@@ -58,6 +58,7 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
     """1 and 2 routers, hot and cold, each a fresh server: CPU by role, the hit rate, the
     table and its targets."""
     require_program("Orthanc")
+    require_program("wrk")  # drives the floor rows
     benchmarks = tmp_path / "BENCHMARKS.md"
     run_bench(
         "run",
@@ -75,7 +76,12 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
 
     results = json.loads((tmp_path / "out" / "latest.json").read_text())
     points = {(p["scenario"], p["routers"]): p for p in results["points"]}
+    floors = {key: points.pop(key) for key in [("floor_bare", 1), ("floor_hop", 1)]}
     assert set(points) == {(s, n) for s in ("routers_hot", "routers_cold") for n in (1, 2)}
+    for (name, _), floor in floors.items():  # wrk drives them (the CI machine has it)
+        assert floor["requests"] > 0 and floor["errors"] == 0, floor
+        assert floor["cpu_ms"]["router floor"] > 0 and floor["cpu_ms"]["client"] > 0
+        assert ("render floor" in floor["cpu_ms"]) == (name == "floor_hop")
     for (_, routers), point in points.items():
         assert point["requests"] > 0 and point["errors"] == 0, point
         cpu = point["cpu_ms"]
@@ -89,3 +95,8 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
     assert "## Several routers on one port" in text
     assert "| routers_hot | 2 | 2 |" in text
     assert "render-cache hits with 2 routers >= 1.4x 1 router" in text
+    assert "| floor_hop | 1 | 2 |" in text
+    for target in ("router CPU <= 0.15 ms per cold", "router CPU <= 0.08 ms per render-cache hit"):
+        line = next(line for line in text.splitlines() if line.startswith(f"| {target}"))
+        assert "floor, " in line, line  # judged next to the floor measured in the same run
+    assert "| render workers + Orthanc's side <= 1.0 ms" in text

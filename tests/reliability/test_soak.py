@@ -1,7 +1,7 @@
 """A soak of mixed requests with the resident memory of the router and of every worker measured
 from /proc: after a warm-up, nothing grows beyond the render cache's configured size.
 
-45 s by default; WADOFARM_SOAK_SECONDS=N soaks longer."""
+25 s by default; WADOFARM_SOAK_SECONDS=N soaks longer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.reliability.servers import folder_server, wado
 from tests.support import procs
 from tests.support.http import get
 
-SECONDS = float(os.environ.get("WADOFARM_SOAK_SECONDS", "45"))
+SECONDS = float(os.environ.get("WADOFARM_SOAK_SECONDS", "25"))
 MAX_REQUESTS = 1_000_000  # the loop is bounded in time and in count
 CACHE_MB = 2
 FRAME_CACHE_MB = 16  # each worker's decoded frames
