@@ -307,21 +307,23 @@ class Bench:
                         f"{point.load_generator} {client:.2f} cores"
                     )
 
-    def floors(self, record: Callable[[Point], None]) -> None:
-        """The floors of the router's CPU (bench.floor), at the routers scenario's connections:
-        a bare aiohttp handler answering a cached body, and that plus one worker round trip."""
+    def floors(self, data: series.Series, record: Callable[[Point], None]) -> None:
+        """The floors of the router's CPU (bench.floor), at the routers scenario's connections
+        and with its hot URLs (the HTTP parser reads the same request lines): a bare aiohttp
+        handler answering a cached body, and that plus one worker round trip."""
         if not wrk.available():
             return
         o = self.options
         connections = CONNECTIONS if CONNECTIONS in o.concurrencies else max(o.concurrencies)
+        hot = several.VARIANTS[0]
         for name, args in FLOORS:
-            s = dataclasses.replace(several.SCENARIO, name=name)
+            s = dataclasses.replace(several.SCENARIO, name=name, pick=hot.pick)
             server = procs.Floor(args, self.workdir / f"{name}.log")
             try:
                 server.start()
                 roles = cpu.server_roles(server.pid)
                 load = Load("closed", connections, o.duration, o.max_requests)
-                point = self.drive_wrk(s, server.port, lambda i, c, n: b"/wado", load, roles)
+                point = self.drive_wrk(s, server.port, target_for(s, data), load, roles)
             finally:
                 server.stop()
             record(dataclasses.replace(point, routers=1))
@@ -438,7 +440,7 @@ def run(options: Options, *, show_progress: bool = True) -> Results:
             bench.routers(
                 data[several.SCENARIO.kind], orthanc, lambda p: results.points.append(asdict(p))
             )
-            bench.floors(lambda p: results.points.append(asdict(p)))
+            bench.floors(data[several.SCENARIO.kind], lambda p: results.points.append(asdict(p)))
     finally:
         bench.close()
         orthanc.stop()
