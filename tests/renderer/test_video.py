@@ -58,7 +58,10 @@ def test_each_frame_is_the_frame_it_was_encoded_from(video: tuple[str, bytes], i
 def test_the_stream_as_stored_and_as_mp4(video: tuple[str, bytes]) -> None:
     kind, data = video
     as_stored = render(data, RenderParams(output=OutputFormat.MPEG)).data
-    assert as_stored == videos.encode(kind)
+    encoded = videos.encode(kind)
+    # A fragment of odd length is stored with one trailing zero byte (PS3.5 A.4): the stream as
+    # stored is the encoder's, so padded whenever the encoder's output has an odd length.
+    assert as_stored == encoded + b"\0" * (len(encoded) % 2)
     mp4 = render(data, RenderParams(output=OutputFormat.MP4)).data
     assert mp4[4:8] == b"ftyp"
     with av.open(io.BytesIO(mp4)) as container:
