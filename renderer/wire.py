@@ -121,6 +121,12 @@ class Channel(asyncio.BufferedProtocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    @property
+    def lost(self) -> bool:
+        """Whether the socket has closed: the worker exited or was killed (its end closes with
+        it), or close() was called."""
+        return self._lost
+
     def send(self, data: bytes) -> None:
         assert self.transport is not None
         self.transport.write(data)
