@@ -13,7 +13,7 @@ from pydicom.uid import generate_uid
 
 from router.errors import NotFound, UpstreamTimeout
 from router.stores.orthanc import OrthancStore
-from tests.support import corpus
+from tests.support import corpus, procs
 from tests.support.http import get, request
 from tests.support.orthanc import Orthanc
 from tests.support.server import Wadofarm
@@ -43,7 +43,7 @@ async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
             server.upload(path)
         first = await store.locate(uids[0], study, series)
         assert server.process is not None
-        os.kill(server.process.pid, signal.SIGSTOP)  # Orthanc cannot answer now
+        procs.freeze(server.process.pid)  # Orthanc cannot answer now (every thread stopped)
         try:
             rest = [await store.locate(uid, study, series) for uid in uids[1:]]
             assert len({first.key, *(i.key for i in rest)}) == 4
@@ -71,7 +71,7 @@ async def test_an_instance_asked_for_alone_maps_its_series(tmp_path: Path) -> No
             server.upload(path)
         first = await store.locate(uids[0], None, None)
         assert server.process is not None
-        os.kill(server.process.pid, signal.SIGSTOP)  # Orthanc cannot answer now
+        procs.freeze(server.process.pid)  # Orthanc cannot answer now (every thread stopped)
         try:
             rest = [await store.locate(uid, None, None) for uid in uids[1:]]
         finally:
