@@ -144,8 +144,7 @@ def test_frozen_orthanc_is_504_after_the_upstream_timeout(
 ) -> None:
     assert get(front.url + "/wado", params=fresh()).status == 200
     assert upstream.process is not None
-    procs.freeze(upstream.process.pid)  # accepts connections, never answers
-    try:
+    with procs.frozen(upstream.process.pid):  # accepts connections, never answers
         started = time.monotonic()
         reply = get(front.url + "/wado", params=fresh())
         elapsed = time.monotonic() - started
@@ -154,8 +153,6 @@ def test_frozen_orthanc_is_504_after_the_upstream_timeout(
         health_started = time.monotonic()
         assert get(front.url + "/healthz").status == 200
         assert time.monotonic() - health_started < 0.5
-    finally:
-        os.kill(upstream.process.pid, signal.SIGCONT)
     assert get(front.url + "/wado", params=fresh()).status == 200
 
 
@@ -238,11 +235,8 @@ def test_the_password_never_shows_in_logs_or_error_bodies(tmp_path: Path, locked
         replies.append(get(server.url + "/wado", params=fresh()))
         assert replies[-1].status == 200
         assert locked.process is not None
-        procs.freeze(locked.process.pid)
-        try:
+        with procs.frozen(locked.process.pid):
             replies.append(get(server.url + "/wado", params=fresh()))
-        finally:
-            os.kill(locked.process.pid, signal.SIGCONT)
         locked.stop()
         replies.append(get(server.url + "/wado", params=fresh()))
         replies.append(get(server.url + "/wado", params=wado(CT, rows="x")))

@@ -3,8 +3,6 @@ rest of the series is then located without asking Orthanc at all; a 404 forgets 
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pydicom
@@ -43,14 +41,11 @@ async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
             server.upload(path)
         first = await store.locate(uids[0], study, series)
         assert server.process is not None
-        procs.freeze(server.process.pid)  # Orthanc cannot answer now (every thread stopped)
-        try:
+        with procs.frozen(server.process.pid):  # Orthanc cannot answer now
             rest = [await store.locate(uid, study, series) for uid in uids[1:]]
             assert len({first.key, *(i.key for i in rest)}) == 4
             with pytest.raises(UpstreamTimeout):  # not in the series: asks Orthanc, which hangs
                 await store.locate(generate_uid(), study, series)
-        finally:
-            os.kill(server.process.pid, signal.SIGCONT)
         with pytest.raises(NotFound):
             await store.locate(generate_uid(), study, series)
         with pytest.raises(NotFound):  # an unknown series is listed once, then per instance
@@ -71,11 +66,8 @@ async def test_an_instance_asked_for_alone_maps_its_series(tmp_path: Path) -> No
             server.upload(path)
         first = await store.locate(uids[0], None, None)
         assert server.process is not None
-        procs.freeze(server.process.pid)  # Orthanc cannot answer now (every thread stopped)
-        try:
+        with procs.frozen(server.process.pid):  # Orthanc cannot answer now
             rest = [await store.locate(uid, None, None) for uid in uids[1:]]
-        finally:
-            os.kill(server.process.pid, signal.SIGCONT)
         assert len({first.key, *(i.key for i in rest)}) == 4
     finally:
         await store.close()

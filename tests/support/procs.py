@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.cpu import alive, children, cmdline, cpu_seconds, listeners, titled, workers
@@ -86,12 +88,23 @@ def freeze(pid: int, timeout: float = 5.0) -> None:
     raise AssertionError(f"process {pid} did not stop within {timeout}s")
 
 
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """`pid` stopped (freeze) for the block, and running again after it whatever happens."""
+    freeze(pid)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 __all__ = [
     "alive",
     "children",
     "cmdline",
     "cpu_seconds",
     "freeze",
+    "frozen",
     "listeners",
     "rss_bytes",
     "titled",
