@@ -149,6 +149,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     if cors is not None:
         middlewares.append(cors.preflight)
     middlewares.append(error_middleware)
+    middlewares.append(paths.read_path)  # one reading of the target for every decision below
     if access.mode is not AuthMode.NONE:
         middlewares.append(auth_middleware(access, lambda app: app[SERVICE].store))
     # Request bodies as they came: a gzip- or deflate-encoded upload reaches Orthanc with its

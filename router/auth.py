@@ -31,6 +31,7 @@ from aiohttp.typedefs import Middleware
 
 from router.cache import BoundedDict
 from router.errors import Handler, Unauthorized
+from router.paths import reading
 from router.stores import Instance, Store
 
 logger = logging.getLogger(__name__)
@@ -156,13 +157,14 @@ class Access:
 def shows_nothing_of_orthanc(path: str) -> bool:
     """Routes that ask Orthanc nothing with the client's credentials, so that --auth forward
     must ask it whether it knows them: every other route asks per instance or per listing,
-    and the pass-through lets Orthanc judge what it forwards."""
+    and the pass-through lets Orthanc judge what it forwards. `path` is the request's reading
+    (router.paths), the one it is routed by: `//metrics` and `/./metrics` are `/metrics`."""
     return path in ("/", "/metrics") or path.startswith("/gallery/static/")
 
 
 def is_public(request: web.Request) -> bool:
-    """Load balancers' probes: GET or HEAD of /healthz and /readyz, nothing else."""
-    return request.path in PUBLIC and request.method in ("GET", "HEAD")
+    """Load balancers' probes: GET or HEAD of /healthz and /readyz (as read), nothing else."""
+    return reading(request).path in PUBLIC and request.method in ("GET", "HEAD")
 
 
 def auth_middleware(access: Access, store_of: Callable[[web.Application], Store]) -> Middleware:
@@ -172,7 +174,8 @@ def auth_middleware(access: Access, store_of: Callable[[web.Application], Store]
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not is_public(request):
             access.authenticate(request)
-            if access.mode is AuthMode.FORWARD and shows_nothing_of_orthanc(request.path):
+            path = reading(request).path
+            if access.mode is AuthMode.FORWARD and shows_nothing_of_orthanc(path):
                 await access.vouch(store_of(request.app))
             if access.mode is AuthMode.BEARER and "Authorization" in request.headers:
                 # The token is wadofarm's: it goes no further (not to Orthanc by the proxy).

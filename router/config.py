@@ -278,9 +278,9 @@ class Config:
     )
     proxy_writes: bool = setting(
         False,
-        "pass every method and Orthanc's /tools/ through, even to clients wadofarm does not "
-        "authenticate (--auth none) of an Orthanc that answers anonymous requests; without it "
-        "only GET, HEAD and OPTIONS pass (see Access)",
+        "pass every request through, even from clients wadofarm does not know (--auth none or "
+        "forward) to an Orthanc that answers anonymous requests; without it only what a viewer "
+        "or Orthanc Explorer reads passes (see Everything else goes to Orthanc)",
     )
     auth_tokens: Path | None = setting(
         None,

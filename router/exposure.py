@@ -9,9 +9,10 @@ that trust to the network. So:
 - `--auth auto` (the default) becomes `forward` when Orthanc refuses anonymous requests, so
   wadofarm's own routes do not serve with wadofarm's credentials what Orthanc would not serve
   the client; else `none`. An explicit `--auth none` in front of such an Orthanc is logged.
-- The pass-through, when Orthanc answers strangers and wadofarm authenticates no one
-  (`--auth none`), forwards only what viewers read: GET, HEAD and OPTIONS, and nothing under
-  `/tools/`. Everything else is refused with 403 naming `--proxy-writes`, which lifts the rule.
+- The pass-through, when Orthanc answers strangers and wadofarm does not know the client
+  (`--auth none`, or `forward`, whose credentials such an Orthanc ignores), forwards only what
+  a viewer or Orthanc Explorer reads (router.passthrough lists it). Everything else is refused
+  with 403 naming `--proxy-writes`, which lifts the rule.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from router import passthrough
 from router.auth import AuthMode
 from router.config import Config
 from router.errors import Forbidden
 
 logger = logging.getLogger(__name__)
 
-READS = frozenset({"GET", "HEAD", "OPTIONS"})  # what a viewer sends through the pass-through
-TOOLS = "/tools/"  # Orthanc's actions: reset, log level, lookup, find, execute-script...
 PROBE = "/system"  # answers anyone Orthanc lets in, and changes nothing
 
 
@@ -113,14 +113,14 @@ def _pass_through_words(config: Config, anonymous: bool | None) -> str:
         return ""
     if config.proxy_writes:
         return "; the pass-through forwards every request to Orthanc, writes too (--proxy-writes)"
-    if config.auth is not AuthMode.NONE:
-        mode = config.auth.value
-        return f"; the pass-through forwards every request of a client --auth {mode} let in"
+    if config.auth is AuthMode.BEARER:
+        return "; the pass-through forwards every request of a client --auth bearer let in"
     if anonymous is False:
         return "; the pass-through forwards the client's own credentials, Orthanc decides"
     return (
-        "; the pass-through forwards reads only (GET, HEAD, OPTIONS, not /tools/), as Orthanc "
-        "answers anonymous requests; --proxy-writes forwards everything"
+        "; the pass-through forwards reads only (what a viewer or Orthanc Explorer reads: "
+        "the README's list), as Orthanc answers anonymous requests; --proxy-writes forwards "
+        "everything"
     )
 
 
@@ -138,12 +138,15 @@ class Guard:
     """The pass-through's rule, decided from `--auth`, `--proxy-writes` and what Orthanc said
     to the last anonymous probe (asked again after Orthanc was unreachable)."""
 
-    guarded: bool  # --auth none without --proxy-writes: Orthanc's answer decides
+    # Without --proxy-writes, and wadofarm does not know the client (--auth none, or forward:
+    # an Orthanc that answers anyone ignores the credentials): Orthanc's answer decides.
+    guarded: bool
     anonymous: bool | None = None  # Orthanc's answer to the last probe; None: ask again
 
     @classmethod
     def for_config(cls, config: Config) -> Guard:
-        return cls(guarded=config.auth is AuthMode.NONE and not config.proxy_writes)
+        unknown = config.auth in (AuthMode.NONE, AuthMode.FORWARD)
+        return cls(guarded=unknown and not config.proxy_writes)
 
     async def check(
         self, session: aiohttp.ClientSession, root: str, method: str, path: str
@@ -155,15 +158,11 @@ class Guard:
             self.anonymous = await probe_async(session, root)
         if self.anonymous is False:
             return  # Orthanc asks the client for credentials itself
-        if method not in READS:
+        if not passthrough.allowed(method, path):
             raise Forbidden(
-                f"{method} is not passed through to Orthanc, which answers anonymous requests: "
-                "only GET, HEAD and OPTIONS are (wadofarm --proxy-writes passes every method)"
-            )
-        if path.startswith(TOOLS):
-            raise Forbidden(
-                "/tools/ is not passed through to Orthanc, which answers anonymous requests "
-                "(wadofarm --proxy-writes passes it)"
+                f"{method} {path[:200]} is not passed through to Orthanc, which answers "
+                "anonymous requests: only what a viewer or Orthanc Explorer reads is (the "
+                "README lists it; wadofarm --proxy-writes passes everything)"
             )
 
     def lost(self) -> None:

@@ -12,20 +12,20 @@ through; wadofarm's Orthanc credentials are never added to a client's request.
 from __future__ import annotations
 
 import logging
-import posixpath
 import re
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from router.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from router import passthrough
+from router.errors import UpstreamError, UpstreamTimeout
 from router.exposure import Guard
 from router.metrics import Metrics
+from router.paths import reading
 from router.stores.orthanc import KEEPALIVE
 
 logger = logging.getLogger(__name__)
@@ -53,19 +53,14 @@ REPLACED = frozenset({"forwarded", "x-forwarded-host", "x-forwarded-proto"})
 HOST = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
-def canonical(request: web.Request) -> str:
-    """The path as Orthanc will read it, for the pass-through's rule: percent-decoded, runs of
-    slashes as one, dot segments resolved (`//tools/reset`, `/x/../tools/reset` and
-    `/%74ools/reset` are all `/tools/reset`)."""
-    path = re.sub("/+", "/", unquote(request.raw_path.partition("?")[0]))
-    return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
-
-
-def _end_to_end(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
-    """The headers without the hop-by-hop ones, including any the Connection header names."""
+def _end_to_end(
+    headers: CIMultiDict[str] | object, also: frozenset[str] = frozenset()
+) -> CIMultiDict[str]:
+    """The headers without the hop-by-hop ones, including any the Connection header names,
+    and without `also`."""
     source: CIMultiDict[str] = CIMultiDict(headers)  # type: ignore[arg-type]
     named = {h.strip().lower() for v in source.getall("Connection", []) for h in v.split(",")}
-    dropped = HOP_BY_HOP | named
+    dropped = HOP_BY_HOP | named | also
     return CIMultiDict((k, v) for k, v in source.items() if k.lower() not in dropped)
 
 
@@ -116,12 +111,10 @@ class Proxy:
             self._session = None
 
     def target(self, request: web.Request) -> URL:
-        """Orthanc's root and the request's path and query: an absolute-form target
-        (`GET http://host/x`) or any other not starting with `/` would be glued onto the root
-        (a 500, or letters added to the upstream host name), so it is refused."""
-        if not request.raw_path.startswith("/"):
-            raise InvalidRequest("the request target must be a path starting with /")
-        return URL(self._root + request.raw_path, encoded=True)
+        """Orthanc's root and the request's path as read (router.paths: what the pass-through's
+        rule decided on, which Orthanc reads as itself) and its query as sent. An absolute-form
+        target (`GET http://host/x`), which would be glued onto the root, has no reading: 400."""
+        return URL(self._root + reading(request).target, encoded=True)
 
     def request_headers(self, request: web.Request) -> CIMultiDict[str]:
         """The client's end-to-end headers, with wadofarm's own word on who asked and where.
@@ -131,7 +124,7 @@ class Proxy:
         Forwarded goes unquoted, though RFC 7239 would quote `host:port`: Orthanc's DICOMweb
         plugin keeps the quotes and writes `http://"host:port"/...` (issue 12).
         """
-        headers = _end_to_end(request.headers)
+        headers = _end_to_end(request.headers, passthrough.OVERRIDE_HEADERS)
         for name in REPLACED:
             headers.popall(name, None)
         remote = request.remote or "unknown"
@@ -166,7 +159,8 @@ class Proxy:
     async def forward(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         target = self.target(request)
-        await self.guard.check(self.session, self._root, request.method, canonical(request))
+        passthrough.check_overrides(reading(request).query)
+        await self.guard.check(self.session, self._root, request.method, reading(request).path)
         headers = self.request_headers(request)
         try:
             upstream = await self.session.request(
