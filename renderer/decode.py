@@ -28,7 +28,7 @@ from pydicom.uid import UID, RLELossless
 
 from renderer.elements import Elements
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
-from renderer.fetch import Source
+from renderer.params import Source
 from renderer.stored import StoredFormat, stored_format
 
 logger = logging.getLogger(__name__)

@@ -12,30 +12,14 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from renderer.errors import SourceMissing, SourceTimeout, SourceUnavailable
+from renderer.params import HttpSource
 
 logger = logging.getLogger(__name__)
 
-Source = bytes | str  # the file's bytes, or a path a worker may read itself
 STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSource:
-    """A stored file a worker GETs itself. `key` names its content (Orthanc's instance ID) for
-    the worker's caches; `authorization` is the header value, if the server wants one."""
-
-    base: str  # scheme://host:port[/prefix], no credentials
-    path: str  # e.g. /instances/{id}/file
-    key: str
-    timeout: float = 10.0
-    authorization: str | None = None
-
-
-RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
 
 
 class BrokenAnswer(Exception):
@@ -161,4 +145,4 @@ def fetch(source: HttpSource) -> bytes:
     raise AssertionError("unreachable")
 
 
-__all__ = ["HttpSource", "RenderSource", "fetch"]
+__all__ = ["fetch"]

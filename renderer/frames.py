@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from renderer.fetch import HttpSource, RenderSource
 from renderer.header import Header
 from renderer.lru import SizedLru
+from renderer.params import HttpSource, RenderSource
 
 OVERHEAD = 4_096  # bytes counted per entry for the header
 

@@ -5,14 +5,29 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # renderer.fetch imports the decoders; the router only names the type
-    from renderer.fetch import RenderSource
 
 # An encoded image: bytes where it is made; on the router, a read-only view of the one buffer
 # the worker's reply was received into (renderer.wire), never copied again.
 Encoded = bytes | memoryview
+
+
+Source = bytes | str  # the file's bytes, or a path a worker may read itself
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSource:
+    """A stored file a worker GETs itself (renderer.fetch). `key` names its content (Orthanc's
+    instance ID) for the worker's caches; `authorization` is the header value, if the server
+    wants one."""
+
+    base: str  # scheme://host:port[/prefix], no credentials
+    path: str  # e.g. /instances/{id}/file
+    key: str
+    timeout: float = 10.0
+    authorization: str | None = None
+
+
+RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
 
 
 class OutputFormat(enum.Enum):

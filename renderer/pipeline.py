@@ -14,7 +14,7 @@ from renderer.color import render_color
 from renderer.decode import GRAYSCALE
 from renderer.encode import encode, encode_gif
 from renderer.errors import OutputTooLarge, PresentationOf
-from renderer.fetch import HttpSource, RenderSource, fetch
+from renderer.fetch import fetch
 from renderer.geometry import apply_flips, resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import referenced_image
@@ -24,7 +24,7 @@ from renderer.kinds import Kind, choose_output, kind_of
 from renderer.layout import Plan, layout
 from renderer.objects import render_object
 from renderer.overlay import burn
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import HttpSource, OutputFormat, RenderParams, RenderResult, RenderSource
 from renderer.presented import render_presented
 from renderer.stored_file import StoredFile
 from renderer.supplemental import apply_supplemental

@@ -24,8 +24,7 @@ from renderer.errors import (
     RenderTimeout,
     WorkerCrashed,
 )
-from renderer.fetch import RenderSource
-from renderer.params import RenderParams, RenderResult
+from renderer.params import RenderParams, RenderResult, RenderSource
 
 logger = logging.getLogger(__name__)
 

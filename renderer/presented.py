@@ -21,7 +21,7 @@ from renderer.color import render_color
 from renderer.decode import GRAYSCALE
 from renderer.encode import encode
 from renderer.errors import OutputTooLarge
-from renderer.fetch import HttpSource, RenderSource, fetch
+from renderer.fetch import fetch
 from renderer.geometry import resize
 from renderer.grayscale import render_grayscale
 from renderer.gsps import DisplayedArea, Presentation, presentation_for, read_state
@@ -31,7 +31,7 @@ from renderer.layout import Plan, crop_box, fit
 from renderer.local_file import read_nofollow
 from renderer.lut import Lut, apply_lut
 from renderer.overlay import burn
-from renderer.params import PresentationRef, RenderParams, RenderResult
+from renderer.params import HttpSource, PresentationRef, RenderParams, RenderResult, RenderSource
 from renderer.shutter import apply_shutter
 from renderer.stored_file import StoredFile
 

@@ -13,10 +13,10 @@ from renderer import part10
 from renderer.anonymize import anonymize
 from renderer.decode import decode_frame, image_info, native_frame, read_dataset
 from renderer.errors import NotDicom
-from renderer.fetch import Source
 from renderer.header import Header, describe
 from renderer.layout import Plan
 from renderer.local_file import read_nofollow
+from renderer.params import Source
 from renderer.reduced import reduced_frame
 
 logger = logging.getLogger(__name__)

@@ -23,13 +23,14 @@ import struct
 from collections import deque
 from typing import Any, cast
 
-from renderer.fetch import HttpSource, RenderSource
 from renderer.params import (
+    HttpSource,
     OutputFormat,
     PresentationRef,
     Region,
     RenderParams,
     RenderResult,
+    RenderSource,
     SourceBox,
     Window,
     etag_for,

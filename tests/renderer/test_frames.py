@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from renderer import frames
-from renderer.fetch import HttpSource
-from renderer.params import RenderParams, Window
+from renderer.params import HttpSource, RenderParams, Window
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc
 from tests.support import corpus

@@ -12,9 +12,9 @@ import pytest
 
 from renderer import wire
 from renderer.errors import SourceMissing
-from renderer.fetch import HttpSource
 from renderer.params import (
     DefaultWindow,
+    HttpSource,
     OutputFormat,
     Region,
     RenderParams,
