@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from renderer.errors import SourceMissing, SourceUnavailable
-from renderer.fetch import fetch
+from renderer.files.http_client import fetch
 from renderer.params import HttpSource, RenderParams
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc

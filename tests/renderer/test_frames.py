@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer import frames
+from renderer.files import frames
 from renderer.params import HttpSource, RenderParams, Window
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc

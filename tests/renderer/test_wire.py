@@ -10,7 +10,6 @@ import threading
 
 import pytest
 
-from renderer import wire
 from renderer.errors import SourceMissing
 from renderer.params import (
     DefaultWindow,
@@ -24,6 +23,7 @@ from renderer.params import (
     Window,
     etag_for,
 )
+from renderer.process import wire
 
 PARAMS = RenderParams(
     frame=2,
