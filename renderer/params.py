@@ -5,21 +5,37 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # renderer.fetch imports the decoders; the router only names the type
-    from renderer.fetch import RenderSource
 
 # An encoded image: bytes where it is made; on the router, a read-only view of the one buffer
-# the worker's reply was received into (renderer.wire), never copied again.
+# the worker's reply was received into (renderer.process.wire), never copied again.
 Encoded = bytes | memoryview
+
+
+Source = bytes | str  # the file's bytes, or a path a worker may read itself
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSource:
+    """A stored file a worker GETs itself (renderer.files.http_client). `key` names its content
+    (Orthanc's instance ID) for the worker's caches; `authorization` is the header value, if the
+    server wants one."""
+
+    base: str  # scheme://host:port[/prefix], no credentials
+    path: str  # e.g. /instances/{id}/file
+    key: str
+    timeout: float = 10.0
+    authorization: str | None = None
+
+
+RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
 
 
 class OutputFormat(enum.Enum):
     JPEG = "jpeg"
     PNG = "png"
     GIF = "gif"
-    # Not pictures: what a non-image object is, returned as such (renderer.kinds says which).
+    # Not pictures: what a non-image object is, returned as such (renderer.objects.kinds says
+    # which).
     PDF = "pdf"  # an Encapsulated PDF's document
     HTML = "html"  # a structured report, readable
     MPEG = "mpeg"  # a video's stream, as stored
@@ -114,7 +130,9 @@ class RenderParams:
     alternatives: tuple[OutputFormat, ...] = ()
     overlays: bool = True  # burn the overlay planes (60xx) in, as dcmtk and dcm4chee do
     presentation: PresentationRef | None = None
-    annotation: tuple[str, ...] = ()  # corner text: "patient", "technique" (renderer.labels)
+    annotation: tuple[
+        str, ...
+    ] = ()  # corner text: "patient", "technique" (renderer.annotation.labels)
 
 
 def etag_for(data: Encoded) -> str:

@@ -8,27 +8,28 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from renderer import frames, labels
-from renderer.animation import frame_delays
-from renderer.color import render_color
-from renderer.decode import GRAYSCALE
-from renderer.encode import encode, encode_gif
+from renderer.annotation import labels
+from renderer.decoding.decode import GRAYSCALE
+from renderer.display.color import render_color
+from renderer.display.grayscale import render_grayscale
+from renderer.display.gsps import referenced_image
+from renderer.display.header import Header, describe
+from renderer.display.icc import apply_icc
+from renderer.display.overlay import burn
+from renderer.display.supplemental import apply_supplemental
 from renderer.errors import OutputTooLarge, PresentationOf
-from renderer.fetch import HttpSource, RenderSource, fetch
-from renderer.geometry import apply_flips, resize
-from renderer.grayscale import render_grayscale
-from renderer.gsps import referenced_image
-from renderer.header import Header, describe
-from renderer.icc import apply_icc
-from renderer.kinds import Kind, choose_output, kind_of
-from renderer.layout import Plan, layout
-from renderer.objects import render_object
-from renderer.overlay import burn
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.files import frames
+from renderer.files.http_client import fetch
+from renderer.files.stored_file import StoredFile
+from renderer.objects.kinds import Kind, choose_output, kind_of
+from renderer.objects.render import render_object
+from renderer.objects.transcode import transcode
+from renderer.output.animation import frame_delays
+from renderer.output.encode import encode, encode_gif
+from renderer.output.geometry import apply_flips, resize
+from renderer.output.layout import Plan, layout
+from renderer.params import HttpSource, OutputFormat, RenderParams, RenderResult, RenderSource
 from renderer.presented import render_presented
-from renderer.stored_file import StoredFile
-from renderer.supplemental import apply_supplemental
-from renderer.transcode import transcode
 
 
 def render_frame(

@@ -15,25 +15,25 @@ import dataclasses
 
 import numpy as np
 
-from renderer import frames
-from renderer.annotate import Mapping, draw
-from renderer.color import render_color
-from renderer.decode import GRAYSCALE
-from renderer.encode import encode
+from renderer.annotation.annotate import Mapping, draw
+from renderer.annotation.labels import labelled
+from renderer.decoding.decode import GRAYSCALE
+from renderer.display.color import render_color
+from renderer.display.grayscale import render_grayscale
+from renderer.display.gsps import DisplayedArea, Presentation, presentation_for, read_state
+from renderer.display.header import Header
+from renderer.display.lut import Lut, apply_lut
+from renderer.display.overlay import burn
+from renderer.display.shutter import apply_shutter
 from renderer.errors import OutputTooLarge
-from renderer.fetch import HttpSource, RenderSource, fetch
-from renderer.geometry import resize
-from renderer.grayscale import render_grayscale
-from renderer.gsps import DisplayedArea, Presentation, presentation_for, read_state
-from renderer.header import Header
-from renderer.labels import labelled
-from renderer.layout import Plan, crop_box, fit
-from renderer.local_file import read_nofollow
-from renderer.lut import Lut, apply_lut
-from renderer.overlay import burn
-from renderer.params import PresentationRef, RenderParams, RenderResult
-from renderer.shutter import apply_shutter
-from renderer.stored_file import StoredFile
+from renderer.files import frames
+from renderer.files.http_client import fetch
+from renderer.files.local_file import read_nofollow
+from renderer.files.stored_file import StoredFile
+from renderer.output.encode import encode
+from renderer.output.geometry import resize
+from renderer.output.layout import Plan, crop_box, fit
+from renderer.params import HttpSource, PresentationRef, RenderParams, RenderResult, RenderSource
 
 WHOLE = (slice(None), slice(None))
 

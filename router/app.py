@@ -12,7 +12,7 @@ import pydicom
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from renderer.pool import RenderPool
+from renderer.process.pool import RenderPool
 from router import dicomweb, exposure, gallery, paths, views
 from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config

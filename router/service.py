@@ -16,7 +16,7 @@ from renderer.errors import (
     SourceMissing,
     UnsupportedImage,
 )
-from renderer.layout import flips, layout
+from renderer.output.layout import flips, layout
 from renderer.params import (
     OutputFormat,
     PresentationRef,
@@ -25,7 +25,7 @@ from renderer.params import (
     RenderResult,
     SourceBox,
 )
-from renderer.pool import RenderPool
+from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from renderer.fetch import RenderSource
+from renderer.params import RenderSource
 
 
 @dataclass(frozen=True, slots=True)

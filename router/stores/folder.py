@@ -19,7 +19,7 @@ from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 
 from renderer.errors import RenderError
-from renderer.local_file import open_nofollow
+from renderer.files.local_file import open_nofollow
 from router.errors import NotFound
 from router.stores import (
     CHUNK,
@@ -184,7 +184,7 @@ def still_inside(instance: Instance) -> None:
 
 def open_inside(instance: Instance) -> tuple[int, int]:
     """The indexed file itself, opened for reading: checked, then opened without following a
-    symlink anywhere on its path (renderer.local_file), so nothing can be swapped in between.
+    symlink anywhere on its path (renderer.files.local_file), so nothing can be swapped in between.
     A descriptor and the file's size."""
     still_inside(instance)
     try:

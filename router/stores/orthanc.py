@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from renderer.fetch import HttpSource
+from renderer.params import HttpSource
 from router.auth import forwarded
 from router.cache import BoundedDict
 from router.errors import Forbidden, NotFound, Unauthorized, UpstreamError, UpstreamTimeout

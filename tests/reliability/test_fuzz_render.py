@@ -22,7 +22,7 @@ from pydicom.dataelem import DataElement
 
 from renderer import errors
 from renderer.params import DefaultWindow, OutputFormat, Region, RenderParams, RenderResult, Window
-from renderer.pool import RenderPool
+from renderer.process.pool import RenderPool
 from tests.reliability.fuzz import fuzz_settings
 from tests.support import corpus
 

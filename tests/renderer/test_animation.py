@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageSequence
 from pydicom.dataset import Dataset
 
-from renderer.animation import DEFAULT_DELAY_MS, MIN_DELAY_MS, frame_delays
+from renderer.output.animation import DEFAULT_DELAY_MS, MIN_DELAY_MS, frame_delays
 from renderer.params import OutputFormat, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus

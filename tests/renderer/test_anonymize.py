@@ -12,10 +12,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer import labels
+from renderer.annotation import labels
+from renderer.files.stored_file import StoredFile
 from renderer.params import OutputFormat, RenderParams
 from renderer.pipeline import render
-from renderer.stored_file import StoredFile
 from tests.support import corpus, objects
 from tests.support.images import decode
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from renderer.color import render_color, scale_to_uint8, ybr_full_to_rgb
+from renderer.decoding.stored import StoredFormat
+from renderer.display.color import render_color, scale_to_uint8, ybr_full_to_rgb
+from renderer.display.palette import apply_palette, expand_segmented, palette_from
 from renderer.errors import UnsupportedImage
-from renderer.palette import apply_palette, expand_segmented, palette_from
-from renderer.stored import StoredFormat
 
 EIGHT = StoredFormat(8, False)
 

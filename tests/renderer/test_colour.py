@@ -1,8 +1,7 @@
-"""Colour management (renderer/supplemental.py, icc.py): the Supplemental Palette Color LUT of
-a grayscale image with Pixel Presentation COLOR or MIXED, and the ICC profile of a colour image
+"""Colour management (renderer/display/supplemental.py, icc.py): the Supplemental Palette Color LUT
+of a grayscale image with Pixel Presentation COLOR or MIXED, and the ICC profile of a colour image
 through Pillow's ImageCms. dcmtk applies neither, so the colours are checked against tables read
-independently and against ImageCms itself; the gray part of a supplemental image against
-dcm2pnm."""
+independently and against ImageCms itself; the gray part of a supplemental image against dcm2pnm."""
 
 from __future__ import annotations
 

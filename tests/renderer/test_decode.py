@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from renderer.decode import decode_frame, image_info, pixel_aspect, read_dataset
+from renderer.decoding.decode import decode_frame, image_info, pixel_aspect, read_dataset
 from renderer.errors import UnsupportedImage
 from tests.support import corpus, synthetic
 
@@ -33,7 +33,9 @@ def test_cells_come_back_raw_for_the_stored_stage(tmp_path: Path) -> None:
     ds = read_dataset(str(path))
     info = image_info(ds, 10**6)
     decoded, _ = decode_frame(ds, info, 0)
-    assert np.array_equal(decoded, cells)  # not shifted, not masked: renderer.stored does that
+    assert np.array_equal(
+        decoded, cells
+    )  # not shifted, not masked: renderer.decoding.stored does that
     assert (info.stored.bits_stored, info.stored.low_bit) == (10, 4)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from renderer.errors import SourceMissing, SourceUnavailable
-from renderer.fetch import HttpSource, fetch
-from renderer.params import RenderParams
+from renderer.files.http_client import fetch
+from renderer.params import HttpSource, RenderParams
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc
 from tests.support.tools import free_port

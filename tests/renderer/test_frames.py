@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer import frames
-from renderer.fetch import HttpSource
-from renderer.params import RenderParams, Window
+from renderer.files import frames
+from renderer.params import HttpSource, RenderParams, Window
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc
 from tests.support import corpus

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.geometry import resize
-from renderer.layout import crop_box, fit
+from renderer.output.geometry import resize
+from renderer.output.layout import crop_box, fit
 from renderer.params import OutputFormat, Region, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, synthetic

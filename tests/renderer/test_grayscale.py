@@ -12,13 +12,19 @@ import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from renderer.grayscale import Grayscale, apply_grayscale, levels, lookup_table, modality_range
-from renderer.lut import Lut
-from renderer.modality import Rescale
+from renderer.decoding.stored import StoredFormat
+from renderer.display.grayscale import (
+    Grayscale,
+    apply_grayscale,
+    levels,
+    lookup_table,
+    modality_range,
+)
+from renderer.display.lut import Lut
+from renderer.display.modality import Rescale
+from renderer.display.presentation import apply_presentation, inverts
 from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
 from renderer.pipeline import render
-from renderer.presentation import apply_presentation, inverts
-from renderer.stored import StoredFormat
 from tests.support import synthetic
 
 

@@ -510,7 +510,8 @@ def test_a_change_of_state_reuses_the_decoded_frame(
 ) -> None:
     """With the worker's frame cache on, a second state for the same image renders from the
     cached frame: the image is neither fetched nor decoded again."""
-    from renderer import frames, presented
+    from renderer import presented
+    from renderer.files import frames
 
     monkeypatch.setattr(frames, "CACHE", frames.FrameCache(64 * 2**20))
     first = through(image, state(folder, "cache_a", image, voi=voi(image)))

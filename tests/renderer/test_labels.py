@@ -1,5 +1,6 @@
-"""annotation=patient,technique (renderer/labels.py, fonts.py): which lines, decoded through the
-character set, drawn in their corners, in a font with their glyphs, legible at any size."""
+"""annotation=patient,technique (renderer/annotation/labels.py, fonts.py): which lines, decoded
+through the character set, drawn in their corners, in a font with their glyphs, legible at any
+size."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from PIL import Image, ImageDraw
 from pydicom.data import get_charset_files
 
-from renderer import labels
-from renderer.fonts import font_for
+from renderer.annotation import labels
+from renderer.annotation.fonts import font_for
 from renderer.params import OutputFormat, RenderParams, Window
 from renderer.pipeline import render
 from tests.support import synthetic
@@ -152,8 +153,8 @@ def test_the_window_used_is_shown(tmp_path: Path) -> None:
     path = japanese(tmp_path / "jp.dcm")
     header = pydicom.dcmread(path)
     assert header.WindowCenter == 2048
-    from renderer.labels import window_text
-    from renderer.stored_file import StoredFile
+    from renderer.annotation.labels import window_text
+    from renderer.files.stored_file import StoredFile
 
     head = StoredFile(str(path)).header(0, 10**8)
     assert window_text(head, PNG) == "C 2048 W 4096"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
+from renderer.display.lut import Lut, apply_lut, descriptor, entries, lut_from_item
+from renderer.display.modality import Rescale, apply_modality, modality_for_frame, rescale_for_frame
 from renderer.errors import UnsupportedImage
-from renderer.lut import Lut, apply_lut, descriptor, entries, lut_from_item
-from renderer.modality import Rescale, apply_modality, modality_for_frame, rescale_for_frame
 
 TABLE = Lut(first=-2, bits=16, data=np.array([10, 20, 30, 40], np.uint16).tobytes())
 

@@ -1,8 +1,8 @@
-"""Overlay planes (renderer/overlay.py) against dcmtk's dcm2pnm, which burns them in by default:
-every synthetic overlay case (tests/support/overlays.py) and every frame of the multi-frame one
-must match to 45 dB at native size, as the rest of the pipeline (test_oracle.py, which covers
-the corpus's examples_overlay.dcm with overlays on both sides). Pixel expectations pin what a
-PSNR could blur: the set bits are exactly 255, the plane is clipped at the image's edges, ROI
+"""Overlay planes (renderer/display/overlay.py) against dcmtk's dcm2pnm, which burns them in by
+default: every synthetic overlay case (tests/support/overlays.py) and every frame of the multi-frame
+one must match to 45 dB at native size, as the rest of the pipeline (test_oracle.py, which covers
+the corpus's examples_overlay.dcm with overlays on both sides). Pixel expectations pin what a PSNR
+could blur: the set bits are exactly 255, the plane is clipped at the image's edges, ROI
 surroundings are dimmed, overlays off gives the plain image, colour images get white marks."""
 
 from __future__ import annotations

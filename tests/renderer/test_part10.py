@@ -17,11 +17,11 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ImplicitVRLittleEndian
 
-from renderer import part10
-from renderer.decode import decode_frame, image_info, native_frame, read_dataset
+from renderer.decoding import part10
+from renderer.decoding.decode import decode_frame, image_info, native_frame, read_dataset
+from renderer.display.header import Header, describe
 from renderer.errors import RenderError
-from renderer.header import Header, describe
-from renderer.stored_file import StoredFile
+from renderer.files.stored_file import StoredFile
 from tests.support import corpus, synthetic
 
 NAMES = [s.name for s in corpus.samples()]
@@ -69,8 +69,8 @@ def _check_against_pydicom(data: bytes) -> bool:
 
 
 def _not_plain(data: bytes) -> str | None:
-    """What makes a file not plain by renderer.part10's definition, judged from pydicom's parse
-    (not the lean reader's): None for a plain file."""
+    """What makes a file not plain by renderer.decoding.part10's definition, judged from pydicom's
+    parse (not the lean reader's): None for a plain file."""
     if data[part10.PREAMBLE : part10.PREAMBLE + 4] != part10.MAGIC:
         return "no preamble"
     with warnings.catch_warnings():

@@ -12,11 +12,11 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.card import BACKGROUND, TRACE_COLOUR, Card, draw, font, wrap
 from renderer.errors import FrameOutOfRange, NotDicom, UnsupportedImage
+from renderer.objects.card import BACKGROUND, TRACE_COLOUR, Card, draw, font, wrap
+from renderer.objects.placeholder import ACCENTS, SIZE, card_for
 from renderer.params import OutputFormat, Region, RenderParams
 from renderer.pipeline import render
-from renderer.placeholder import ACCENTS, SIZE, card_for
 from tests.support import corpus
 from tests.support.images import decode
 

@@ -19,7 +19,7 @@ from renderer.errors import (
     WorkerCrashed,
 )
 from renderer.params import RenderParams
-from renderer.pool import RenderPool
+from renderer.process.pool import RenderPool
 from tests.support import corpus
 
 

@@ -15,10 +15,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit
 
-from renderer.decode import image_info, read_dataset
+from renderer.decoding.decode import image_info, read_dataset
+from renderer.decoding.reduced import decomposition_levels, levels, reduced_frame
 from renderer.params import OutputFormat, RenderParams, Window
 from renderer.pipeline import render
-from renderer.reduced import decomposition_levels, levels, reduced_frame
 from tests.support import corpus
 
 SIZE = 128

@@ -12,9 +12,9 @@ import pydicom
 import pytest
 
 from renderer.errors import NotOffered
+from renderer.objects.sr import card_for, first_lines
 from renderer.params import OutputFormat, RenderParams
 from renderer.pipeline import render
-from renderer.sr import card_for, first_lines
 from tests.support import corpus, objects
 from tests.support.images import decode
 from tests.support.tools import require_program

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from renderer.stored import StoredFormat, stored_format, stored_values
+from renderer.decoding.stored import StoredFormat, stored_format, stored_values
 
 
 @pytest.mark.parametrize(

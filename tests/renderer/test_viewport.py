@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from renderer.errors import SourceOutOfRange
-from renderer.layout import layout, source_crop
+from renderer.output.layout import layout, source_crop
 from renderer.params import OutputFormat, RenderParams, SourceBox
 from renderer.pipeline import render
 from tests.support import corpus

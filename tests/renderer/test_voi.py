@@ -9,9 +9,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from renderer.lut import Lut
+from renderer.display.lut import Lut
+from renderer.display.voi import apply_voi, fallback_window, stored_voi, voi_function
 from renderer.params import DefaultWindow, VoiFunction, Window
-from renderer.voi import apply_voi, fallback_window, stored_voi, voi_function
 
 LINEAR, EXACT, SIGMOID = VoiFunction.LINEAR, VoiFunction.LINEAR_EXACT, VoiFunction.SIGMOID
 

@@ -10,11 +10,10 @@ import threading
 
 import pytest
 
-from renderer import wire
 from renderer.errors import SourceMissing
-from renderer.fetch import HttpSource
 from renderer.params import (
     DefaultWindow,
+    HttpSource,
     OutputFormat,
     Region,
     RenderParams,
@@ -24,6 +23,7 @@ from renderer.params import (
     Window,
     etag_for,
 )
+from renderer.process import wire
 
 PARAMS = RenderParams(
     frame=2,

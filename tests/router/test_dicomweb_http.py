@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.layout import fit
+from renderer.output.layout import fit
 from tests.support import corpus
 from tests.support.http import Reply, get
 from tests.support.images import decode

@@ -7,7 +7,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from renderer.layout import fit
+from renderer.output.layout import fit
 from tests.support import corpus
 from tests.support.http import get
 from tests.support.images import decode
