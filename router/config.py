@@ -198,8 +198,21 @@ class Config:
     )
     allow_anonymize: bool = setting(
         False,
-        "honour WADO-URI anonymize=yes: de-identify (PS3.15 Basic Profile, dicognito) the file "
-        "or what a render shows; off, such a request is a 403",
+        "honour WADO-URI anonymize=yes: de-identify the file or what a render shows (PS3.15 "
+        "Basic Profile, attribute by attribute); off, such a request is a 403",
+    )
+    anonymize_max_mb: float = setting(
+        32.0,
+        "largest object, in MiB, anonymize=yes de-identifies (it is parsed whole); larger "
+        "ones are a 413",
+        metavar="M",
+        above=0,
+    )
+    anonymize_keeps_burned_in: bool = setting(
+        False,
+        "serve anonymize=yes images whose pixels may hold burned-in text (Burned In Annotation "
+        "YES, or absent for US, SC, XA, ES, OT), which de-identification does not remove; off, "
+        "they are a 403",
     )
     exact_thumbnails: bool = setting(
         False,

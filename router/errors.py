@@ -76,6 +76,8 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.SourceMissing: 404,
     render_errors.SourceUnavailable: 502,
     render_errors.SourceTimeout: 504,
+    render_errors.SourceTooLarge: 413,
+    render_errors.WouldIdentify: 403,
 }
 RETRY_AFTER = {503: "1"}
 

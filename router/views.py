@@ -66,7 +66,7 @@ async def wado(request: web.Request) -> web.StreamResponse:
         raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
     if query.media_type == wado_uri.DICOM and not (query.transfer_syntax or query.anonymize):
         return await send_file(request, await service.store.download(instance))
-    params = wado_uri.render_params(query, service.defaults)  # transcoded by a worker
+    params = wado_uri.render_params(query, service.defaults, service.deidentify)
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)
     image, source = await render_image(request, instance, params)
