@@ -163,6 +163,21 @@ class Config:
         above=0,
         maximum=3600,
     )
+    send_timeout: float = setting(
+        30.0,
+        "seconds a client may take nothing while an answer waits to be sent to it; then its "
+        "connection is closed and what the answer held is freed",
+        metavar="S",
+        above=0,
+        maximum=3600,
+    )
+    send_buffer_mb: float = setting(
+        256.0,
+        "MiB of large answers (each counted once, however many clients it goes to) the router "
+        "may hold while slow clients take them; past it a new large answer is a 503",
+        metavar="M",
+        above=0,
+    )
     quarantine_seconds: float = setting(
         60.0,
         "after a render of an instance crashed or timed out its worker, requests for it get the "

@@ -26,6 +26,7 @@ from router.errors import UpstreamError, UpstreamTimeout
 from router.exposure import Guard
 from router.metrics import Metrics
 from router.paths import reading
+from router.sending import ClientStalled, Sending
 from router.stores.orthanc import KEEPALIVE
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Proxy:
         metrics: Metrics | None = None,
         public_url: str | None = None,
         guard: Guard | None = None,
+        sending: Sending | None = None,
     ) -> None:
         # --public-url: the scheme and host:port clients reach wadofarm at, whatever a request
         # says (behind a TLS proxy; clients that send Host without the port, as
@@ -84,6 +86,7 @@ class Proxy:
             self._public = (public.scheme, f"{host}{port}")
         base = URL(upstream)
         self.guard = guard or Guard(guarded=False)
+        self.sending = sending or Sending(timeout, 1 << 30)
         self.base = base.with_user(None).with_password(None)
         # Orthanc's root, with its path prefix if it has one: each request's path goes after it.
         self._root = str(self.base.with_path("")) + self.base.raw_path.rstrip("/")
@@ -191,8 +194,10 @@ class Proxy:
             await response.prepare(request)
             if request.method != "HEAD":
                 async for chunk in upstream.content.iter_chunked(CHUNK):
-                    await response.write(chunk)
+                    await self.sending.write(request, response, chunk)
             await response.write_eof()
+        except ClientStalled:  # the client took nothing for --send-timeout: cut off
+            pass
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The headers are out: the only honest signal left is a cut connection, never a
             # body that looks complete.
