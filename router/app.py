@@ -28,6 +28,7 @@ from router.slot import Slot
 from router.stores import Store
 from router.stores.folder import FolderStore
 from router.stores.orthanc import OrthancStore
+from router.uploads import Pace
 
 if TYPE_CHECKING:
     from router.l2cache import L2Cache
@@ -189,7 +190,13 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     if config.orthanc_url and config.proxy:
         guard = exposure.Guard.for_config(config)
         app[PROXY] = Proxy(
-            config.orthanc_url, config.upstream_timeout, metrics, config.public_url, guard, sending
+            config.orthanc_url,
+            config.upstream_timeout,
+            metrics,
+            config.public_url,
+            guard,
+            sending,
+            Pace(config.upload_timeout, config.upload_min_rate * 1024),
         )
         app.cleanup_ctx.append(proxy_ctx)
         # Last, and matched last: only what no route above serves goes through.

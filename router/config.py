@@ -178,6 +178,21 @@ class Config:
         metavar="M",
         above=0,
     )
+    upload_timeout: float = setting(
+        10.0,
+        "seconds a pass-through request body may pause, and its head start before "
+        "--upload-min-rate applies; a slower client gets 408 (its first MiB is read before "
+        "Orthanc is asked anything)",
+        metavar="S",
+        above=0,
+        maximum=3600,
+    )
+    upload_min_rate: float = setting(
+        16.0,
+        "slowest a pass-through request body may arrive, in KiB/s averaged from its start",
+        metavar="KIB",
+        above=0,
+    )
     quarantine_seconds: float = setting(
         60.0,
         "after a render of an instance crashed or timed out its worker, requests for it get the "
