@@ -67,6 +67,15 @@ class SourceOutOfRange(RenderError):
     """The requested source rectangle lies outside the image."""
 
 
+class SourceTooLarge(RenderError):
+    """The object is larger than what the asked treatment (de-identification) takes."""
+
+
+class WouldIdentify(RenderError):
+    """A de-identified answer cannot be made honestly: its pixels may hold burned-in text, or
+    the profile replaces the very content asked for."""
+
+
 class NotOffered(RenderError):
     """The object cannot be had in the requested form (a PDF of a CT image, say)."""
 

@@ -107,6 +107,14 @@ class PresentationRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Deidentify:
+    """WADO-URI anonymize=yes, as the server takes it (renderer.files.anonymize)."""
+
+    max_bytes: int = 32 * 2**20  # larger objects are refused (413): --anonymize-max-mb
+    keep_burned_in: bool = False  # serve pixels that may hold burned-in text anyway
+
+
+@dataclass(frozen=True, slots=True)
 class RenderParams:
     frame: int = 0  # 0-based
     output: OutputFormat = OutputFormat.JPEG
@@ -124,7 +132,7 @@ class RenderParams:
     reduced_decode: bool = True
     charset: str = "utf-8"  # of text outputs (HTML), as the client named it
     transfer_syntax: str | None = None  # of a DICOM output (WADO-URI transferSyntax)
-    anonymize: bool = False  # WADO-URI anonymize=yes: de-identify what the output shows
+    anonymize: Deidentify | None = None  # WADO-URI anonymize=yes: de-identify the output
     # What else the client accepts, in order, should the object not offer `output` (a PDF
     # asked of a folder of images and reports, say); the result says which was made.
     alternatives: tuple[OutputFormat, ...] = ()

@@ -7,9 +7,10 @@ import dataclasses
 from collections.abc import Hashable
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from renderer.annotation import labels
-from renderer.decoding.decode import GRAYSCALE
+from renderer.decoding.decode import GRAYSCALE, PIXEL_DATA_TAGS
 from renderer.display.color import render_color
 from renderer.display.grayscale import render_grayscale
 from renderer.display.gsps import referenced_image
@@ -17,10 +18,10 @@ from renderer.display.header import Header, describe
 from renderer.display.icc import apply_icc
 from renderer.display.overlay import burn
 from renderer.display.supplemental import apply_supplemental
-from renderer.errors import OutputTooLarge, PresentationOf
+from renderer.errors import OutputTooLarge, PresentationOf, WouldIdentify
 from renderer.files import frames
-from renderer.files.http_client import fetch
-from renderer.files.stored_file import StoredFile
+from renderer.files.anonymize import check_pixels
+from renderer.files.stored_file import StoredFile, fetched
 from renderer.objects.kinds import Kind, choose_output, kind_of
 from renderer.objects.render import render_object
 from renderer.objects.transcode import transcode
@@ -28,7 +29,7 @@ from renderer.output.animation import frame_delays
 from renderer.output.encode import encode, encode_gif
 from renderer.output.geometry import apply_flips, resize
 from renderer.output.layout import Plan, layout
-from renderer.params import HttpSource, OutputFormat, RenderParams, RenderResult, RenderSource
+from renderer.params import Deidentify, OutputFormat, RenderParams, RenderResult, RenderSource
 from renderer.presented import render_presented
 
 
@@ -67,14 +68,22 @@ def render_frame(
 
 
 def render(source: RenderSource, params: RenderParams) -> RenderResult:
+    if params.anonymize is not None:  # overlays (60xx) are the profile's to remove
+        params = dataclasses.replace(params, overlays=False)
     if params.presentation is not None:  # WADO-URI presentationUID: a path of its own
         return render_presented(source, params)
     if params.output is OutputFormat.DICOM:  # WADO-URI transferSyntax: the file, transcoded
         return transcoded(source, params)
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
-    # asks every request without a frameNumber to animate: only a GIF does.)
+    # asks every request without a frameNumber to animate: only a GIF does.) A de-identified
+    # render neither reads nor fills it: its header is not the stored one.
     gif_animation = params.animate and params.output is OutputFormat.GIF
-    cacheable = frames.CACHE.max_bytes and not gif_animation and params.output.is_picture
+    cacheable = (
+        frames.CACHE.max_bytes
+        and not gif_animation
+        and params.output.is_picture
+        and params.anonymize is None
+    )
     key = frames.key_for(source, params.frame) if cacheable else None
     # Corner annotations read the whole header (names, numbers): from the file, not the cache.
     cached = frames.CACHE.get(key) if key is not None and not params.annotation else None
@@ -82,17 +91,18 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     if cached is not None:  # decoded a moment ago by this worker: no fetch, no decode
         header = cached.header
     else:
-        file = StoredFile(
-            fetch(source) if isinstance(source, HttpSource) else source, params.anonymize
-        )
+        file = StoredFile(fetched(source, params.anonymize), params.anonymize)
         # The lean reader takes only plain images; otherwise pydicom says what the object is.
         kind = Kind.IMAGE if file.plain is not None else kind_of(file.dataset(), file.size)
+        if params.anonymize is not None:
+            refuse_identifying(kind, file.dataset(), params.anonymize)
         output = choose_output(kind, params.output, params.alternatives)
         if output is not params.output:  # the client's next choice
             params = dataclasses.replace(params, output=output, alternatives=())
             gif_animation = params.animate and output is OutputFormat.GIF
         if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
-            image_uid = referenced_image(file.dataset())
+            # Named as stored (the router finds it by that UID), even when de-identifying.
+            image_uid = referenced_image(file.stored_dataset())
             if image_uid is not None:
                 raise PresentationOf(image_uid)
         if kind is not Kind.IMAGE:
@@ -140,11 +150,27 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
 def transcoded(source: RenderSource, params: RenderParams) -> RenderResult:
     """The stored file in the transfer syntax asked (its own by default), de-identified first
     when asked (then always rewritten)."""
-    file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source, params.anonymize)
+    file = StoredFile(fetched(source, params.anonymize), params.anonymize)
     ds = file.dataset()
+    if params.anonymize is not None and any(tag in ds for tag in PIXEL_DATA_TAGS):
+        check_pixels(ds, params.anonymize)
     target = params.transfer_syntax or str(ds.file_meta.TransferSyntaxUID)
-    data = transcode(file.data, ds, target, params.max_pixels, rewrite=params.anonymize)
+    rewrite = params.anonymize is not None
+    data = transcode(file.data, ds, target, params.max_pixels, rewrite=rewrite)
     return RenderResult(data, params.output, 0, 0, 0, 0, 1)
+
+
+def refuse_identifying(kind: Kind, ds: Dataset, policy: Deidentify) -> None:
+    """WouldIdentify for what a de-identified picture or document cannot honestly show: pixels
+    that may hold burned-in text, an encapsulated document (the profile replaces its content,
+    D)."""
+    if kind in (Kind.IMAGE, Kind.VIDEO):
+        check_pixels(ds, policy)
+    elif kind is Kind.PDF:
+        raise WouldIdentify(
+            "anonymize=yes: PS3.15's Basic Profile replaces an encapsulated document's content "
+            "(Encapsulated Document: D), so there is no document left to show"
+        )
 
 
 def _keep(key: Hashable, header: Header, frame: np.ndarray, photometric: str) -> None:

@@ -27,35 +27,40 @@ from renderer.display.overlay import burn
 from renderer.display.shutter import apply_shutter
 from renderer.errors import OutputTooLarge
 from renderer.files import frames
-from renderer.files.http_client import fetch
+from renderer.files.anonymize import check_pixels, check_size
 from renderer.files.local_file import read_nofollow
-from renderer.files.stored_file import StoredFile
+from renderer.files.stored_file import StoredFile, fetched
 from renderer.output.encode import encode
 from renderer.output.geometry import resize
 from renderer.output.layout import Plan, crop_box, fit
-from renderer.params import HttpSource, PresentationRef, RenderParams, RenderResult, RenderSource
+from renderer.params import Deidentify, PresentationRef, RenderParams, RenderResult, RenderSource
 
 WHOLE = (slice(None), slice(None))
 
 
-def state_bytes(source: RenderSource) -> bytes:
-    if isinstance(source, HttpSource):
-        return fetch(source)
-    if isinstance(source, str):
-        return read_nofollow(source)  # as the image: no symlink on the path
-    return source
+def state_bytes(source: RenderSource, anonymize: Deidentify | None = None) -> bytes:
+    data = fetched(source, anonymize)
+    if isinstance(data, str):
+        return read_nofollow(data)  # as the image: no symlink on the path
+    if anonymize is not None:
+        check_size(len(data), anonymize)
+    return data
 
 
 def _frame(
     source: RenderSource, params: RenderParams
 ) -> tuple[Header, np.ndarray, str, StoredFile | None]:
     """The frame's header and full-resolution cells, from the frame cache when it has them
-    (not for corner annotations, which read the whole header), and the file when read."""
-    key = frames.key_for(source, params.frame) if frames.CACHE.max_bytes else None
+    (not for corner annotations, which read the whole header, nor when de-identifying), and
+    the file when read."""
+    shared = frames.CACHE.max_bytes and params.anonymize is None
+    key = frames.key_for(source, params.frame) if shared else None
     cached = frames.CACHE.get(key) if key is not None and not params.annotation else None
     if cached is not None:
         return cached.header, cached.frame, cached.photometric, None
-    file = StoredFile(fetch(source) if isinstance(source, HttpSource) else source)
+    file = StoredFile(fetched(source, params.anonymize), params.anonymize)
+    if params.anonymize is not None:
+        check_pixels(file.dataset(), params.anonymize)
     header = file.header(params.frame, params.max_pixels)
     info = header.info
     whole = Plan(0, 0, info.columns, info.rows, info.columns, info.rows)
@@ -124,10 +129,14 @@ def output_size(
 def render_presented(source: RenderSource, params: RenderParams) -> RenderResult:
     ref = params.presentation
     assert ref is not None
-    state_ds = read_state(state_bytes(ref.source))
+    state_ds = read_state(state_bytes(ref.source, params.anonymize))
     header, cells, photometric, file = _frame(source, params)
     info = header.info
     state = presentation_for(state_ds, ref.uid, ref.image_uid, params.frame, info)
+    if params.anonymize is not None:
+        # The profile's treatment of the state: Graphic Annotation Sequence D (its text and
+        # graphics replaced), Overlay Data X; the image's overlays are off (renderer.pipeline).
+        state = dataclasses.replace(state, graphics=(), texts=(), overlays=())
     image = _shown(header, params, photometric, cells, state)
     area = state.area
     shown = spatial(displayed(image, area, params.max_pixels), state.rotation, state.flip)

@@ -18,15 +18,17 @@ from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config
 from router.cors import Cors
 from router.errors import error_middleware
-from router.keys import ACCESS, CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SENDING, SERVICE
 from router.metrics import METRICS, PROXY_ROUTE, Metrics, metrics_middleware, metrics_view
 from router.prewarm import Prewarmer
 from router.proxy import Proxy
+from router.sending import Sending
 from router.service import RenderService
 from router.slot import Slot
 from router.stores import Store
 from router.stores.folder import FolderStore
 from router.stores.orthanc import OrthancStore
+from router.uploads import Pace
 
 if TYPE_CHECKING:
     from router.l2cache import L2Cache
@@ -160,6 +162,14 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     app[SLOT] = slot
     app[METRICS] = metrics
     app[ACCESS] = access
+    sending = app[SENDING] = Sending(config.send_timeout, int(config.send_buffer_mb * 2**20))
+    metrics.watch(
+        lambda: {
+            "wadofarm_send_held_bytes": sending.held_bytes,
+            "wadofarm_send_stalled": sending.stalled,
+            "wadofarm_send_refused": sending.refused,
+        }
+    )
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)
@@ -180,7 +190,13 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     if config.orthanc_url and config.proxy:
         guard = exposure.Guard.for_config(config)
         app[PROXY] = Proxy(
-            config.orthanc_url, config.upstream_timeout, metrics, config.public_url, guard
+            config.orthanc_url,
+            config.upstream_timeout,
+            metrics,
+            config.public_url,
+            guard,
+            sending,
+            Pace(config.upload_timeout, config.upload_min_rate * 1024),
         )
         app.cleanup_ctx.append(proxy_ctx)
         # Last, and matched last: only what no route above serves goes through.

@@ -163,6 +163,36 @@ class Config:
         above=0,
         maximum=3600,
     )
+    send_timeout: float = setting(
+        30.0,
+        "seconds a client may take nothing while an answer waits to be sent to it; then its "
+        "connection is closed and what the answer held is freed",
+        metavar="S",
+        above=0,
+        maximum=3600,
+    )
+    send_buffer_mb: float = setting(
+        256.0,
+        "MiB of large answers (each counted once, however many clients it goes to) the router "
+        "may hold while slow clients take them; past it a new large answer is a 503",
+        metavar="M",
+        above=0,
+    )
+    upload_timeout: float = setting(
+        10.0,
+        "seconds a pass-through request body may pause, and its head start before "
+        "--upload-min-rate applies; a slower client gets 408 (its first MiB is read before "
+        "Orthanc is asked anything)",
+        metavar="S",
+        above=0,
+        maximum=3600,
+    )
+    upload_min_rate: float = setting(
+        16.0,
+        "slowest a pass-through request body may arrive, in KiB/s averaged from its start",
+        metavar="KIB",
+        above=0,
+    )
     quarantine_seconds: float = setting(
         60.0,
         "after a render of an instance crashed or timed out its worker, requests for it get the "
@@ -198,8 +228,21 @@ class Config:
     )
     allow_anonymize: bool = setting(
         False,
-        "honour WADO-URI anonymize=yes: de-identify (PS3.15 Basic Profile, dicognito) the file "
-        "or what a render shows; off, such a request is a 403",
+        "honour WADO-URI anonymize=yes: de-identify the file or what a render shows (PS3.15 "
+        "Basic Profile, attribute by attribute); off, such a request is a 403",
+    )
+    anonymize_max_mb: float = setting(
+        32.0,
+        "largest object, in MiB, anonymize=yes de-identifies (it is parsed whole); larger "
+        "ones are a 413",
+        metavar="M",
+        above=0,
+    )
+    anonymize_keeps_burned_in: bool = setting(
+        False,
+        "serve anonymize=yes images whose pixels may hold burned-in text (Burned In Annotation "
+        "YES, or absent for US, SC, XA, ES, OT), which de-identification does not remove; off, "
+        "they are a 403",
     )
     exact_thumbnails: bool = setting(
         False,

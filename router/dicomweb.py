@@ -18,7 +18,8 @@ from renderer.params import RenderParams
 from router import multipart, rendered_query
 from router.cache import BoundedDict
 from router.errors import NotFound
-from router.keys import ACCESS, CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SENDING, SERVICE
+from router.sending import answer
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
@@ -104,7 +105,7 @@ def render_params(
     )
 
 
-async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
+async def retrieve(request: web.Request, thumbnail: bool) -> web.StreamResponse:
     match = request.match_info
     offered = rendered_query.PICTURES if thumbnail else rendered_query.OFFERED
     query = rendered_query.parse(request.query, request.headers.get("Accept"), offered)
@@ -126,9 +127,7 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     frame = frames[0] if frames else None
     params = render_params(service, query, frame, thumbnail)
     image, source = await render_image(request, instance, params)
-    response = image_response(request, image, source)
-    response.headers["Vary"] = "Accept"
-    return response
+    return image_response(request, image, source, vary=True)
 
 
 async def frame_list(
@@ -137,7 +136,7 @@ async def frame_list(
     query: rendered_query.RenderedQuery,
     frames: tuple[int, ...],
     thumbnail: bool,
-) -> web.Response:
+) -> web.StreamResponse:
     """frames/1,3,5/rendered: multipart/related, one part per frame in the order asked; the
     renders run side by side in the pool (at most MAX_FRAMES), each through the render cache."""
     service = request.app[SERVICE]
@@ -157,15 +156,15 @@ async def frame_list(
     if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = content_type
-    return web.Response(body=body, headers=headers)
+    return answer(body, request.app[SENDING], headers=headers)
 
 
-async def rendered(request: web.Request) -> web.Response:
+async def rendered(request: web.Request) -> web.StreamResponse:
     """GET …/rendered."""
     return await retrieve(request, thumbnail=False)
 
 
-async def thumbnail(request: web.Request) -> web.Response:
+async def thumbnail(request: web.Request) -> web.StreamResponse:
     """GET …/thumbnail."""
     return await retrieve(request, thumbnail=True)
 

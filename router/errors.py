@@ -15,10 +15,13 @@ logger = logging.getLogger(__name__)
 class WadoError(Exception):
     status = 500
 
-    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str, headers: dict[str, str] | None = None, close: bool = False
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
+        self.close = close  # the connection is closed after the answer (a body left unread)
 
 
 class InvalidRequest(WadoError):
@@ -31,6 +34,10 @@ class Unauthorized(WadoError):
 
 class Forbidden(WadoError):
     status = 403
+
+
+class RequestTimeout(WadoError):
+    status = 408
 
 
 class NotFound(WadoError):
@@ -76,6 +83,8 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.SourceMissing: 404,
     render_errors.SourceUnavailable: 502,
     render_errors.SourceTimeout: 504,
+    render_errors.SourceTooLarge: 413,
+    render_errors.WouldIdentify: 403,
 }
 RETRY_AFTER = {503: "1"}
 
@@ -101,7 +110,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             logger.warning(
                 "%s %s -> %d %s", request.method, request.path_qs, exc.status, exc.detail
             )
-        return error_response(exc.status, exc.detail, exc.headers)
+        response = error_response(exc.status, exc.detail, exc.headers)
+        if exc.close:
+            response.force_close()
+        return response
     except render_errors.RenderError as exc:
         status = RENDER_STATUS.get(type(exc), 500)
         if status >= 500:

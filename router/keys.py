@@ -6,8 +6,10 @@ from aiohttp import web
 
 from router.auth import Access
 from router.config import Config
+from router.sending import Sending
 from router.service import RenderService
 
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", RenderService)
 ACCESS = web.AppKey("access", Access)
+SENDING = web.AppKey("sending", Sending)

@@ -153,6 +153,15 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
         "Requests answered from the quarantine, without a render",
         "counter",
     ),
+    "wadofarm_send_held_bytes": (
+        "Bytes of large answers being sent to clients (each body once, --send-buffer-mb)",
+        "gauge",
+    ),
+    "wadofarm_send_stalled": (
+        "Connections closed as their client took nothing for --send-timeout",
+        "counter",
+    ),
+    "wadofarm_send_refused": ("Large answers refused for want of --send-buffer-mb", "counter"),
     "wadofarm_l2_hits": ("Renders found in the shared Redis cache", "counter"),
     "wadofarm_l2_misses": ("Lookups the shared Redis cache could not answer", "counter"),
     "wadofarm_l2_writes": ("Renders written to the shared Redis cache", "counter"),

@@ -1,7 +1,9 @@
 """The pass-through: every request wadofarm does not serve itself (QIDO-RS, WADO-RS metadata and
 bulk data, STOW-RS, Orthanc's REST API and Explorer) goes to the configured Orthanc unchanged --
-method, path, query, headers, body -- and the answer comes back unchanged, both bodies streamed
-chunk by chunk, never held whole.
+method, path (as read: router.paths), query, headers, body -- and the answer comes back
+unchanged, both bodies streamed chunk by chunk, never held whole: the request's past its first
+MiB, which is read before Orthanc is asked anything (router.uploads), the answer as fast as the
+client takes it (router.sending).
 
 Only the hop-by-hop headers (RFC 9110 7.6.1) are dropped, and wadofarm says who asked, so that
 Orthanc's DICOMweb plugin (with its `Host` option unset) writes URLs -- QIDO's RetrieveURL, the
@@ -22,11 +24,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from router import passthrough
-from router.errors import UpstreamError, UpstreamTimeout
+from router.errors import RequestTimeout, UpstreamError, UpstreamTimeout
 from router.exposure import Guard
 from router.metrics import Metrics
 from router.paths import reading
+from router.sending import ClientStalled, Sending
 from router.stores.orthanc import KEEPALIVE
+from router.uploads import Pace, TooSlow, Upload
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,8 @@ class Proxy:
         metrics: Metrics | None = None,
         public_url: str | None = None,
         guard: Guard | None = None,
+        sending: Sending | None = None,
+        pace: Pace | None = None,
     ) -> None:
         # --public-url: the scheme and host:port clients reach wadofarm at, whatever a request
         # says (behind a TLS proxy; clients that send Host without the port, as
@@ -84,6 +90,8 @@ class Proxy:
             self._public = (public.scheme, f"{host}{port}")
         base = URL(upstream)
         self.guard = guard or Guard(guarded=False)
+        self.sending = sending or Sending(timeout, 1 << 30)
+        self.pace = pace or Pace(timeout, 16 * 1024)
         self.base = base.with_user(None).with_password(None)
         # Orthanc's root, with its path prefix if it has one: each request's path goes after it.
         self._root = str(self.base.with_path("")) + self.base.raw_path.rstrip("/")
@@ -152,31 +160,35 @@ class Proxy:
             return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         return ""
 
-    async def _body(self, request: web.Request) -> AsyncIterator[bytes]:
-        async for chunk in request.content.iter_chunked(CHUNK):
-            yield chunk
-
     async def forward(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         target = self.target(request)
         passthrough.check_overrides(reading(request).query)
         await self.guard.check(self.session, self._root, request.method, reading(request).path)
         headers = self.request_headers(request)
+        body: bytes | AsyncIterator[bytes] | None = None
+        upload: Upload | None = None
+        if request.body_exists:  # its start read before Orthanc is asked (router.uploads)
+            upload = Upload(request, self.pace)
+            await upload.start()
+            body = upload.first if upload.whole else upload.rest()
         try:
             upstream = await self.session.request(
                 request.method,
                 target,
                 headers=headers,
-                data=self._body(request) if request.body_exists else None,
+                data=body,
                 allow_redirects=False,
                 skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
             )
-        except TimeoutError:
-            self._observe(started, "timeout")
-            raise UpstreamTimeout(
-                f"Orthanc did not answer the pass-through within {self.timeout:g}s"
-            ) from None
-        except aiohttp.ClientError as exc:
+        except (TooSlow, TimeoutError, aiohttp.ClientError) as exc:
+            if upload is not None and upload.fell_behind:  # cut short: Orthanc's thread freed
+                raise RequestTimeout(upload.fell_behind, close=True) from None
+            if isinstance(exc, TimeoutError):
+                self._observe(started, "timeout")
+                raise UpstreamTimeout(
+                    f"Orthanc did not answer the pass-through within {self.timeout:g}s"
+                ) from None
             self._observe(started, "error")
             self.guard.lost()  # ask Orthanc again once it is back
             raise UpstreamError(
@@ -191,8 +203,10 @@ class Proxy:
             await response.prepare(request)
             if request.method != "HEAD":
                 async for chunk in upstream.content.iter_chunked(CHUNK):
-                    await response.write(chunk)
+                    await self.sending.write(request, response, chunk)
             await response.write_eof()
+        except ClientStalled:  # the client took nothing for --send-timeout: cut off
+            pass
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The headers are out: the only honest signal left is a cut connection, never a
             # body that looks complete.

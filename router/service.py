@@ -18,6 +18,7 @@ from renderer.errors import (
 )
 from renderer.output.layout import flips, layout
 from renderer.params import (
+    Deidentify,
     OutputFormat,
     PresentationRef,
     Region,
@@ -139,6 +140,10 @@ class RenderService:
         self.rendered_defaults = dataclasses.replace(
             self.defaults, default_window=config.default_window.rendered
         )
+        self.deidentify = Deidentify(  # anonymize=yes, as this server takes it
+            max_bytes=int(config.anonymize_max_mb * 2**20),
+            keep_burned_in=config.anonymize_keeps_burned_in,
+        )
 
     async def shown(
         self,
@@ -209,7 +214,9 @@ class RenderService:
             result.pixel_aspect,
             result.default_window,
         )
-        if result.output.is_picture:  # a document has no size to normalise keys with
+        # A document has no size to normalise keys with; a de-identified render is kept apart
+        # from what other requests see.
+        if result.output.is_picture and params.anonymize is None:
             self._facts.put(instance.object_uid, facts)
         entry = CachedImage(
             body=result.data,

@@ -8,10 +8,10 @@ from dataclasses import replace
 from aiohttp import web
 
 from renderer.params import PresentationRef, RenderParams
-from router import wado_uri
+from router import sending, wado_uri
 from router.cache import CachedImage
 from router.errors import Forbidden, NotFound
-from router.keys import ACCESS, CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, SENDING, SERVICE
 from router.stores import Download, Instance
 
 
@@ -24,18 +24,23 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def image_response(request: web.Request, image: CachedImage, source: str) -> web.Response:
+def image_response(
+    request: web.Request, image: CachedImage, source: str, vary: bool = False
+) -> web.StreamResponse:
+    """The image, or a 304 when the client has it; `vary`: the answer depends on Accept."""
     headers = {
         "ETag": image.etag,
         "Cache-Control": request.app[CONFIG].cache_control,
         # L1: this node's cache; L2: the cache shared through Redis; render: rendered now
         "X-Wadofarm-Cache": source,
     }
+    if vary:
+        headers["Vary"] = "Accept"
     if etag_matches(request.headers.get("If-None-Match"), image.etag):
         return web.Response(status=304, headers=headers)
     # As a header: aiohttp's content_type argument refuses a charset parameter (text/html).
     headers["Content-Type"] = image.media_type
-    return web.Response(body=image.body, headers=headers)
+    return sending.answer(image.body, request.app[SENDING], headers=headers)
 
 
 async def send_file(request: web.Request, download: Download) -> web.StreamResponse:
@@ -48,8 +53,10 @@ async def send_file(request: web.Request, download: Download) -> web.StreamRespo
         await response.prepare(request)
         if request.method != "HEAD":
             async for chunk in download.chunks:
-                await response.write(chunk)
+                await request.app[SENDING].write(request, response, chunk)
         await response.write_eof()
+        return response
+    except sending.ClientStalled:  # cut off: nothing more to say to it
         return response
     finally:
         await download.close()
@@ -66,7 +73,7 @@ async def wado(request: web.Request) -> web.StreamResponse:
         raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
     if query.media_type == wado_uri.DICOM and not (query.transfer_syntax or query.anonymize):
         return await send_file(request, await service.store.download(instance))
-    params = wado_uri.render_params(query, service.defaults)  # transcoded by a worker
+    params = wado_uri.render_params(query, service.defaults, service.deidentify)
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)
     image, source = await render_image(request, instance, params)

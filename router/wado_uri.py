@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from multidict import MultiMapping
 
-from renderer.params import OutputFormat, Region, RenderParams, Window
+from renderer.params import Deidentify, OutputFormat, Region, RenderParams, Window
 from router.cache import BoundedDict
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import ranked
@@ -104,11 +104,14 @@ REMEMBERED = 4096  # parsed query strings (and their render parameters) kept
 
 
 @functools.lru_cache(maxsize=REMEMBERED)
-def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
+def render_params(
+    request: WadoRequest, settings: RenderParams, deidentify: Deidentify | None = None
+) -> RenderParams:
     """The render an image request asks for, over the server's own settings (default window,
-    pixel limit). The bench's renderer-alone ceiling builds its renders here too. Remembered,
-    as parse_remembered is: a dataclasses.replace of every field was the largest part of a
-    render-cache hit's own code (5 us of about 15; hashing both values costs 1)."""
+    pixel limit, how it de-identifies). The bench's renderer-alone ceiling builds its renders
+    here too. Remembered, as parse_remembered is: a dataclasses.replace of every field was the
+    largest part of a render-cache hit's own code (5 us of about 15; hashing both values
+    costs 1)."""
     return replace(
         settings,
         frame=(request.frame or 1) - 1,
@@ -123,7 +126,7 @@ def render_params(request: WadoRequest, settings: RenderParams) -> RenderParams:
         charset=request.charset,
         annotation=request.annotation,
         transfer_syntax=request.transfer_syntax,
-        anonymize=request.anonymize,
+        anonymize=(deidentify or Deidentify()) if request.anonymize else None,
         alternatives=alternatives((request.media_type, *request.alternatives)),
     )
 

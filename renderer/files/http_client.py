@@ -12,9 +12,10 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from renderer.errors import SourceMissing, SourceTimeout, SourceUnavailable
+from renderer.errors import RenderError, SourceMissing, SourceTimeout, SourceUnavailable
 from renderer.params import HttpSource
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,15 @@ class _Connection:
         self.reader.close()
         self.sock.close()
 
-    def get(self, target: str, headers: dict[str, str]) -> tuple[int, bytes, bool]:
-        """(status, body, whether the server closes the connection after it)."""
+    def get(
+        self,
+        target: str,
+        headers: dict[str, str],
+        check_size: Callable[[int], None] | None = None,
+    ) -> tuple[int, bytes, bool]:
+        """(status, body, whether the server closes the connection after it). `check_size`
+        sees a 200's length before its body is read, and may refuse it (the connection is
+        then left unread: the caller drops it)."""
         lines = [f"GET {target} HTTP/1.1", f"Host: {self.host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
@@ -74,6 +82,8 @@ class _Connection:
             raise BrokenAnswer("too many headers")
         if length is None:
             raise BrokenAnswer("no Content-Length")
+        if check_size is not None and code == b"200":
+            check_size(length)
         body = self.reader.read(length)
         if len(body) != length:
             raise BrokenAnswer(f"the body stopped after {len(body)} of {length} bytes")
@@ -99,8 +109,9 @@ def _drop(host: str, port: int, timeout: float) -> None:
         conn.close()
 
 
-def fetch(source: HttpSource) -> bytes:
-    """The file's bytes; SourceMissing (404), SourceTimeout or SourceUnavailable otherwise."""
+def fetch(source: HttpSource, check_size: Callable[[int], None] | None = None) -> bytes:
+    """The file's bytes; SourceMissing (404), SourceTimeout or SourceUnavailable otherwise.
+    `check_size` sees the file's size before its bytes are read, and may refuse it."""
     parts = urlsplit(source.base)
     if parts.scheme != "http" or not parts.hostname:
         raise SourceUnavailable(f"cannot fetch from {source.base}: only http:// is supported")
@@ -112,7 +123,10 @@ def fetch(source: HttpSource) -> bytes:
     for attempt in (1, 2):
         try:
             conn = _connection(host, port, source.timeout)
-            status, body, close = conn.get(target, headers)
+            status, body, close = conn.get(target, headers, check_size)
+        except RenderError:  # refused by check_size, the body unread
+            _drop(host, port, source.timeout)
+            raise
         except STALE:
             _drop(host, port, source.timeout)
             if attempt == 2:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 from renderer.errors import NotDicom, SourceMissing
 
@@ -53,9 +54,12 @@ def open_nofollow(path: str) -> int:
     return fd
 
 
-def read_nofollow(path: str) -> bytes:
-    """The whole file at `path`, opened as `open_nofollow` does."""
+def read_nofollow(path: str, check_size: Callable[[int], None] | None = None) -> bytes:
+    """The whole file at `path`, opened as `open_nofollow` does; `check_size` sees its size
+    first, and may refuse it."""
     with os.fdopen(open_nofollow(path), "rb") as fh:
+        if check_size is not None:
+            check_size(os.fstat(fh.fileno()).st_size)
         try:
             return fh.read()
         except OSError as exc:

@@ -4,6 +4,7 @@ source: a view of native pixel data, a reduced-resolution decode, or pydicom's d
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -14,25 +15,47 @@ from renderer.decoding.decode import decode_frame, image_info, native_frame, rea
 from renderer.decoding.reduced import reduced_frame
 from renderer.display.header import Header, describe
 from renderer.errors import NotDicom
-from renderer.files.anonymize import anonymize
+from renderer.files.anonymize import anonymize, check_size
+from renderer.files.http_client import fetch
 from renderer.files.local_file import read_nofollow
 from renderer.output.layout import Plan
-from renderer.params import Source
+from renderer.params import Deidentify, HttpSource, RenderSource, Source
 
 logger = logging.getLogger(__name__)
 
 WHOLE = (slice(None), slice(None))
 
 
+def fetched(source: RenderSource, anonymize: Deidentify | None = None) -> Source:
+    """What a worker was sent, with a URL fetched; de-identifying, an object over its size
+    limit is refused before its bytes are read (renderer.anonymize.check_size)."""
+    if not isinstance(source, HttpSource):
+        return source
+    return fetch(source, None if anonymize is None else _size_check(anonymize))
+
+
+def _size_check(policy: Deidentify) -> functools.partial[None]:
+    return functools.partial(check_size, policy=policy)
+
+
 class StoredFile:
-    def __init__(self, source: Source, anonymize: bool = False) -> None:
+    def __init__(self, source: Source, anonymize: Deidentify | None = None) -> None:
         self._source = source
         self._anonymize = anonymize  # de-identify the dataset as soon as it is parsed
         self._dataset: Dataset | None = None
         self.plain: part10.Plain | None = None
+        limit = None if anonymize is None else _size_check(anonymize)
         if isinstance(source, str):  # a folder store's file: never through a symlink
-            source = self._source = read_nofollow(source)
-        self.plain = part10.read(source)
+            source = self._source = read_nofollow(source, limit)
+        elif limit is not None:
+            limit(len(source))
+        # De-identifying, everything comes from the de-identified data set: the lean reader's
+        # view is the file as stored (its overlays, its names).
+        self.plain = None if anonymize is not None else part10.read(source)
+
+    @property
+    def anonymize(self) -> Deidentify | None:
+        return self._anonymize
 
     @property
     def data(self) -> bytes:
@@ -50,9 +73,14 @@ class StoredFile:
         """pydicom's parse of the whole file, made the first time something needs it."""
         if self._dataset is None:
             self._dataset = read_dataset(self._source)
-            if self._anonymize:
+            if self._anonymize is not None:
                 anonymize(self._dataset)
         return self._dataset
+
+    def stored_dataset(self) -> Dataset:
+        """The data set as stored, even when de-identifying: for what the router is told and
+        no client sees (the image a presentation state shows, to render it through the state)."""
+        return self.dataset() if self._anonymize is None else read_dataset(self._source)
 
     def header(self, frame: int, max_pixels: int) -> Header:
         if self.plain is not None:
@@ -95,4 +123,4 @@ class StoredFile:
         return decoded, photometric, geometry.crop
 
 
-__all__ = ["StoredFile"]
+__all__ = ["StoredFile", "fetched"]

@@ -107,13 +107,16 @@ def transcode(
     out = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pydicom.dcmwrite(
-            out,
-            ds,
-            implicit_vr=goal.is_implicit_VR,
-            little_endian=goal.is_little_endian,
-            enforce_file_format=True,
-        )
+        try:
+            pydicom.dcmwrite(
+                out,
+                ds,
+                implicit_vr=goal.is_implicit_VR,
+                little_endian=goal.is_little_endian,
+                enforce_file_format=True,
+            )
+        except (AttributeError, ValueError) as exc:  # e.g. no SOP Class UID to write
+            raise NotOffered(f"cannot write the object as a DICOM file: {exc}") from None
     return out.getvalue()
 
 

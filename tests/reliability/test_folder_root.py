@@ -100,4 +100,5 @@ def test_a_folder_swapped_for_a_symlink_out_is_no_longer_served(
 def test_dot_dot_in_the_url_goes_nowhere(rooted: tuple[Wadofarm, Path, Path], path: str) -> None:
     server, _, _ = rooted
     reply = get(server.url + path)
-    assert reply.status == 404 and b"root:" not in reply.body
+    # An encoded slash has no clear reading: refused as such (router.paths, issue 25).
+    assert reply.status == (400 if "%2f" in path else 404) and b"root:" not in reply.body

@@ -1,12 +1,13 @@
 """The pass-through streams both ways: the first bytes of a slow answer reach the client while
-the upstream is still sending, and the first bytes of a slow upload reach the upstream while the
-client is still sending. The upstream here is a small real HTTP server on loopback that sends
-and reads slowly on purpose (Orthanc cannot be made to trickle)."""
+the upstream is still sending, and the first bytes of a slow upload past its first MiB reach
+the upstream while the client is still sending. The upstream here is a small real HTTP server
+on loopback that sends and reads slowly on purpose (Orthanc cannot be made to trickle)."""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -74,7 +75,10 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SlowUpst
     upstream = SlowUpstream().start()
     log: Path = tmp_path_factory.mktemp("wadofarm-slow") / "wadofarm.log"
     server = Wadofarm(
-        ["--orthanc", f"http://127.0.0.1:{upstream.port}", "--workers", "1", "--proxy-writes"],
+        [
+            *("--orthanc", f"http://127.0.0.1:{upstream.port}", "--workers", "1"),
+            *("--proxy-writes", "--upload-timeout", "2"),
+        ],
         log,
     ).start()
     yield upstream, server
@@ -99,12 +103,16 @@ def test_answers_stream_to_the_client(proxied) -> None:  # type: ignore[no-untyp
     assert first_at < total - 2 * GAP, (first_at, total)  # not held back until the end
 
 
+BIG_CHUNK = b"y" * (512 * 1024)  # the first MiB is read before the upstream is asked
+
+
 def test_uploads_stream_to_the_upstream(proxied) -> None:  # type: ignore[no-untyped-def]
+    """Past the first MiB (router.uploads reads it before asking the upstream anything)."""
     upstream, server = proxied
 
     def body() -> Iterator[bytes]:
         for _ in range(CHUNKS):
-            yield CHUNK
+            yield BIG_CHUNK
             time.sleep(GAP)
 
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -113,6 +121,24 @@ def test_uploads_stream_to_the_upstream(proxied) -> None:  # type: ignore[no-unt
     response = conn.getresponse()
     answer = response.read()
     conn.close()
-    assert response.status == 200 and int(answer) == CHUNKS * len(CHUNK)
+    assert response.status == 200 and int(answer) == CHUNKS * len(BIG_CHUNK)
     assert upstream.first_upload_chunk is not None
     assert upstream.first_upload_chunk < sent_at - 2 * GAP
+
+
+def test_an_upload_that_stalls_after_its_start_is_cut_short(proxied) -> None:  # type: ignore[no-untyped-def]
+    """Past the first MiB the body goes on to the upstream as it comes; when the client stops
+    sending for --upload-timeout, the upstream request is cut short (freeing the upstream's
+    thread) and the client gets 408."""
+    upstream, server = proxied
+    before = upstream.uploaded
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+        conn.sendall(
+            b"POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n" + BIG_CHUNK * 3
+        )
+        started = time.monotonic()
+        answer = conn.recv(65536)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
+    assert 2.0 <= waited < 10
+    assert upstream.uploaded - before < 4_000_000  # the upstream never got a whole body
