@@ -6,6 +6,8 @@ import enum
 import hashlib
 from dataclasses import dataclass
 
+from renderer.formats import OutputFormat
+
 # An encoded image: bytes where it is made; on the router, a read-only view of the one buffer
 # the worker's reply was received into (renderer.process.wire), never copied again.
 Encoded = bytes | memoryview
@@ -28,26 +30,6 @@ class HttpSource:
 
 
 RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
-
-
-class OutputFormat(enum.Enum):
-    JPEG = "jpeg"
-    PNG = "png"
-    GIF = "gif"
-    # Not pictures: what a non-image object is, returned as such (renderer.objects.kinds says
-    # which).
-    PDF = "pdf"  # an Encapsulated PDF's document
-    HTML = "html"  # a structured report, readable
-    MPEG = "mpeg"  # a video's stream, as stored
-    MP4 = "mp4"  # a video's stream in an MP4 container
-    DICOM = "dicom"  # the stored file in another transfer syntax
-
-    @property
-    def is_picture(self) -> bool:
-        return self in PICTURES
-
-
-PICTURES = frozenset((OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.GIF))
 
 
 class DefaultWindow(enum.Enum):

@@ -21,14 +21,15 @@ from renderer.errors import OutputTooLarge, PresentationOf
 from renderer.files import frames
 from renderer.files.http_client import fetch
 from renderer.files.stored_file import StoredFile
-from renderer.objects.kinds import Kind, choose_output, kind_of
+from renderer.formats import Kind, OutputFormat, choose_output
+from renderer.objects.kinds import kind_of
 from renderer.objects.render import render_object
 from renderer.objects.transcode import transcode
 from renderer.output.animation import frame_delays
 from renderer.output.encode import encode, encode_gif
 from renderer.output.geometry import apply_flips, resize
 from renderer.output.layout import Plan, layout
-from renderer.params import HttpSource, OutputFormat, RenderParams, RenderResult, RenderSource
+from renderer.params import HttpSource, RenderParams, RenderResult, RenderSource
 from renderer.presented import render_presented
 
 
@@ -73,7 +74,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         return transcoded(source, params)
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
     # asks every request without a frameNumber to animate: only a GIF does.)
-    gif_animation = params.animate and params.output is OutputFormat.GIF
+    gif_animation = params.animate and params.output.format.animated
     cacheable = frames.CACHE.max_bytes and not gif_animation and params.output.is_picture
     key = frames.key_for(source, params.frame) if cacheable else None
     # Corner annotations read the whole header (names, numbers): from the file, not the cache.
@@ -90,7 +91,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         output = choose_output(kind, params.output, params.alternatives)
         if output is not params.output:  # the client's next choice
             params = dataclasses.replace(params, output=output, alternatives=())
-            gif_animation = params.animate and output is OutputFormat.GIF
+            gif_animation = params.animate and output.format.animated
         if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
             image_uid = referenced_image(file.dataset())
             if image_uid is not None:

@@ -9,21 +9,21 @@ default box of --thumbnail-size and never animated.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 from aiohttp import web
+from multidict import MultiDict
 
 from renderer.params import RenderParams
 from router import multipart, rendered_query
 from router.cache import BoundedDict
 from router.errors import NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
+from router.render_request import RenderRequest, render_params
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
 from router.views import etag_matches, image_response, render_image
-from router.wado_uri import OUTPUTS, alternatives
 
 ROOT = "/dicom-web/studies/{study}"
 TARGETS = (
@@ -75,56 +75,37 @@ async def representative(request: web.Request, study: str, series: str | None) -
     return await request.app[REPRESENTATIVES].choose(request.app[SERVICE].store, study, series)
 
 
-def render_params(
-    service: RenderService,
-    query: rendered_query.RenderedQuery,
-    frame: int | None,
-    thumbnail: bool,
-) -> RenderParams:
-    """The render a request asks for. The prewarmer calls this too, with a default query, so
-    that what it caches is exactly what a viewer's thumbnail request looks up."""
-    viewport = query.viewport
-    if viewport is None and thumbnail:
-        side = service.config.thumbnail_size
-        viewport = rendered_query.Viewport(side, side)
-    return dataclasses.replace(
-        service.rendered_defaults,
-        frame=(frame or 1) - 1,
-        output=OUTPUTS[query.media_type],
-        rows=viewport.rows if viewport else None,
-        columns=viewport.columns if viewport else None,
-        source=viewport.source if viewport else None,
-        window=query.window,
-        quality=query.quality,
-        animate=not thumbnail and frame is None,
-        overlays=service.rendered_defaults.overlays if query.overlays is None else query.overlays,
-        charset=query.charset,
-        annotation=query.annotation,
-        alternatives=alternatives((query.media_type, *query.alternatives)),
-    )
+def thumbnail_params(service: RenderService) -> RenderParams:
+    """What a …/thumbnail without parameters asks for. The prewarmer renders this, so that what
+    it caches is exactly what a viewer's thumbnail request looks up."""
+    side = service.config.thumbnail_size
+    asked = rendered_query.parse(MultiDict(), None, pictures=True, thumbnail=side)
+    return render_params(asked, None, service.rendered_defaults)
 
 
 async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     match = request.match_info
-    offered = rendered_query.PICTURES if thumbnail else rendered_query.OFFERED
-    query = rendered_query.parse(request.query, request.headers.get("Accept"), offered)
+    frames = rendered_query.parse_frames(match["frame"]) if "frame" in match else None
+    several = frames is not None and len(frames) > 1  # a part per frame: pictures only
+    service = request.app[SERVICE]
+    asked = rendered_query.parse_remembered(
+        request.rel_url.raw_query_string,
+        request.headers.get("Accept"),
+        thumbnail or several,
+        service.config.thumbnail_size if thumbnail else None,
+        lambda: request.query,
+    )
     study = check_uid("study", match["study"])
     series = check_uid("series", match["series"]) if "series" in match else None
     instance_uid = check_uid("instance", match["instance"]) if "instance" in match else None
-    frames = rendered_query.parse_frames(match["frame"]) if "frame" in match else None
-    if frames is not None and len(frames) > 1:  # a part per frame: pictures only
-        offered = rendered_query.PICTURES
-        query = rendered_query.parse(request.query, request.headers.get("Accept"), offered)
-    service = request.app[SERVICE]
     if instance_uid is None:
         instance = await representative(request, study, series)
     else:
         instance = await service.store.locate(instance_uid, study, series)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    if frames is not None and len(frames) > 1:
-        return await frame_list(request, instance, query, frames, thumbnail)
-    frame = frames[0] if frames else None
-    params = render_params(service, query, frame, thumbnail)
+    if frames is not None and several:
+        return await frame_list(request, instance, asked, frames)
+    params = render_params(asked, frames[0] if frames else None, service.rendered_defaults)
     image, source = await render_image(request, instance, params)
     response = image_response(request, image, source)
     response.headers["Vary"] = "Accept"
@@ -132,18 +113,14 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
 
 
 async def frame_list(
-    request: web.Request,
-    instance: Instance,
-    query: rendered_query.RenderedQuery,
-    frames: tuple[int, ...],
-    thumbnail: bool,
+    request: web.Request, instance: Instance, asked: RenderRequest, frames: tuple[int, ...]
 ) -> web.Response:
     """frames/1,3,5/rendered: multipart/related, one part per frame in the order asked; the
     renders run side by side in the pool (at most MAX_FRAMES), each through the render cache."""
-    service = request.app[SERVICE]
+    settings = request.app[SERVICE].rendered_defaults
     rendered = await asyncio.gather(
         *(
-            render_image(request, instance, render_params(service, query, frame, thumbnail))
+            render_image(request, instance, render_params(asked, frame, settings))
             for frame in frames
         )
     )

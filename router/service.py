@@ -16,15 +16,9 @@ from renderer.errors import (
     SourceMissing,
     UnsupportedImage,
 )
+from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
-from renderer.params import (
-    OutputFormat,
-    PresentationRef,
-    Region,
-    RenderParams,
-    RenderResult,
-    SourceBox,
-)
+from renderer.params import PresentationRef, Region, RenderParams, RenderResult, SourceBox
 from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.config import Config
@@ -36,26 +30,12 @@ if TYPE_CHECKING:  # the redis extra is optional; only a service built with --re
 
 logger = logging.getLogger(__name__)
 
-MEDIA_TYPES = {
-    OutputFormat.JPEG: "image/jpeg",
-    OutputFormat.PNG: "image/png",
-    OutputFormat.GIF: "image/gif",
-    OutputFormat.PDF: "application/pdf",
-    OutputFormat.HTML: "text/html",
-    OutputFormat.MPEG: "video/mpeg",
-    OutputFormat.MP4: "video/mp4",
-    OutputFormat.DICOM: "application/dicom",
-}
-# Too big to keep, or (a transcoded file) asked for once: never cached.
-STREAMS = (OutputFormat.MPEG, OutputFormat.MP4, OutputFormat.DICOM)
-
 
 def media_type(output: OutputFormat, params: RenderParams) -> str:
     """The Content-Type of what the render made (the request's first choice, or the first
     alternative the object offers): text states its charset."""
-    if output is OutputFormat.HTML:
-        return f"{MEDIA_TYPES[output]}; charset={params.charset}"
-    return MEDIA_TYPES[output]
+    row = FORMATS[output]
+    return f"{row.media_type}; charset={params.charset}" if row.text else row.media_type
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,7 +62,8 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included), and the
     default window counts only for an image that takes it (a grayscale one storing no window:
     /wado and DICOMweb differ there, see WindowDefault)."""
-    quality = params.quality if params.output is OutputFormat.JPEG else 0
+    output = FORMATS[params.output]
+    quality = params.quality if output.lossy else 0
     state = params.presentation.uid if params.presentation is not None else None
     window: Hashable = params.window
     if window is None and (facts is None or facts.default_window):
@@ -92,12 +73,12 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     else:
         size = (facts.rows, facts.columns, facts.pixel_aspect)
         geometry = _geometry(size, params.rows, params.columns, params.region, params.source)
-    animate = params.animate and params.output is OutputFormat.GIF
+    animate = params.animate and output.animated
     frame = None if animate else params.frame
-    charset = params.charset if params.output is OutputFormat.HTML else None
-    syntax = params.transfer_syntax if params.output is OutputFormat.DICOM else None
+    charset = params.charset if output.text else None
+    syntax = params.transfer_syntax if output.stored_file else None
     # A document asked first may come back as the next choice: what else was accepted counts.
-    fallbacks = () if params.output.is_picture else params.alternatives
+    fallbacks = () if output.picture else params.alternatives
     return (
         object_uid,
         frame,
@@ -218,7 +199,7 @@ class RenderService:
             width=result.width,
             height=result.height,
         )
-        if result.output in STREAMS:
+        if not FORMATS[result.output].cached:  # too big to keep, or asked for once
             return entry
         key = render_key(instance.object_uid, params, facts)
         self.cache.put(key, entry)

@@ -7,12 +7,16 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from renderer.formats import FORMATS, OutputFormat
 from renderer.params import PresentationRef, RenderParams
 from router import wado_uri
 from router.cache import CachedImage
 from router.errors import Forbidden, NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
+from router.render_request import render_params
 from router.stores import Download, Instance
+
+STORED_FILE = FORMATS[OutputFormat.DICOM].media_type
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -42,7 +46,7 @@ async def send_file(request: web.Request, download: Download) -> web.StreamRespo
     """The stored file as it comes from the store, a chunk at a time: a 1 GB object costs the
     router a chunk of memory per client, not a gigabyte."""
     try:
-        response = web.StreamResponse(headers={"Content-Type": wado_uri.DICOM})
+        response = web.StreamResponse(headers={"Content-Type": STORED_FILE})
         if download.size is not None:
             response.content_length = download.size
         await response.prepare(request)
@@ -61,12 +65,12 @@ async def wado(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    if query.anonymize and not request.app[CONFIG].allow_anonymize:
+    if query.render.anonymize and not request.app[CONFIG].allow_anonymize:
         # PS3.18 8.2.10: a server may refuse to de-identify, and says so.
         raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
-    if query.media_type == wado_uri.DICOM and not (query.transfer_syntax or query.anonymize):
+    if query.stored_file:
         return await send_file(request, await service.store.download(instance))
-    params = wado_uri.render_params(query, service.defaults)  # transcoded by a worker
+    params = render_params(query.render, query.frame, service.defaults)
     if query.presentation_uid is not None:
         params = await presentation(request, query, instance, params)
     image, source = await render_image(request, instance, params)

@@ -20,8 +20,9 @@ from pydicom.encaps import generate_fragments
 from pydicom.uid import UID
 
 from renderer.errors import FrameOutOfRange, UnsupportedImage
+from renderer.formats import OutputFormat
 from renderer.output.picture import finish, fitted
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import RenderParams, RenderResult
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import struct
 from collections import deque
 from typing import Any, cast
 
+from renderer.formats import OutputFormat
 from renderer.params import (
     HttpSource,
-    OutputFormat,
     PresentationRef,
     Region,
     RenderParams,

@@ -14,7 +14,8 @@ import pytest
 
 from renderer.annotation import labels
 from renderer.files.stored_file import StoredFile
-from renderer.params import OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, objects
 from tests.support.images import decode

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from renderer.errors import SourceOutOfRange
+from renderer.formats import OutputFormat
 from renderer.output.layout import layout, source_crop
-from renderer.params import OutputFormat, RenderParams, SourceBox
+from renderer.params import RenderParams, SourceBox
 from renderer.pipeline import render
 from tests.support import corpus
 from tests.support.images import decode

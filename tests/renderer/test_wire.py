@@ -11,10 +11,10 @@ import threading
 import pytest
 
 from renderer.errors import SourceMissing
+from renderer.formats import OutputFormat
 from renderer.params import (
     DefaultWindow,
     HttpSource,
-    OutputFormat,
     Region,
     RenderParams,
     RenderResult,

@@ -13,7 +13,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.params import OutputFormat, PresentationRef, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import PresentationRef, RenderParams
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc
 from tests.support import gsps, synthetic

@@ -10,7 +10,8 @@ import sys
 import time
 
 from bench.procs import REPO
-from renderer.params import OutputFormat, RenderParams, VoiFunction, Window, etag_for
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams, VoiFunction, Window, etag_for
 from router import l2cache
 from router.cache import CachedImage, ImageFacts
 from router.l2cache import L2Cache, stable_key
@@ -70,7 +71,8 @@ def test_keys_are_the_same_in_every_process() -> None:
     """Python's hash() differs per process; the Redis key must not."""
     k = key(window=Window(-600.5, 1500.0), output=OutputFormat.PNG, quality=90)
     code = (
-        "from renderer.params import OutputFormat, RenderParams, Window;"
+        "from renderer.formats import OutputFormat;"
+        "from renderer.params import RenderParams, Window;"
         "from router.service import render_key; from router.l2cache import stable_key;"
         "from router.cache import ImageFacts;"
         "k = render_key('1.2.3', RenderParams(window=Window(-600.5, 1500.0), "

@@ -2,46 +2,74 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 from multidict import MultiDict
 
+from renderer.formats import OutputFormat
 from renderer.params import SourceBox, Window
 from router.errors import InvalidRequest, NotAcceptable
-from router.rendered_query import MAX_FRAMES, RenderedQuery, Viewport, parse, parse_frames
+from router.render_request import RenderRequest
+from router.rendered_query import (
+    MAX_FRAMES,
+    Viewport,
+    parse,
+    parse_frames,
+    parse_remembered,
+    parse_viewport,
+)
+
+JPEG, PNG, GIF = OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.GIF
 
 
-def q(header: str | None = None, **params: str) -> RenderedQuery:
+def q(header: str | None = None, **params: str) -> RenderRequest:
     return parse(MultiDict(params), header)
 
 
 def test_defaults() -> None:
     query = q()
-    assert query.media_type == "image/jpeg"
+    assert query.output is JPEG
     assert query.quality == 90
-    assert query.viewport is None and query.window is None
+    assert query.rows is query.columns is query.source is query.window is None
+    assert query.animate
+
+
+def test_a_thumbnail_has_a_default_box_and_never_animates() -> None:
+    assert parse(MultiDict(), None, True, 128) == RenderRequest(
+        rows=128, columns=128, animate=False
+    )
+    own = parse(MultiDict(viewport="64,32"), None, True, 128)
+    assert (own.rows, own.columns) == (32, 64)
 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (None, "image/jpeg"),
-        ("", "image/jpeg"),
-        ("*/*", "image/jpeg"),
-        ("image/*", "image/jpeg"),
-        ("image/png", "image/png"),
-        ("image/gif", "image/gif"),
-        ("image/png;q=0.4, image/gif;q=0.6", "image/gif"),
-        ("image/jpeg;q=0, image/*", "image/png"),
-        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/jpeg"),
-        ("application/dicom;q=1, image/png;q=0.1", "image/png"),
+        (None, JPEG),
+        ("", JPEG),
+        ("*/*", JPEG),
+        ("image/*", JPEG),
+        ("image/png", PNG),
+        ("image/gif", GIF),
+        ("image/png;q=0.4, image/gif;q=0.6", GIF),
+        ("image/jpeg;q=0, image/*", PNG),
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", JPEG),
+        ("application/dicom;q=1, image/png;q=0.1", PNG),
     ],
 )
-def test_accept_header(header: str | None, expected: str) -> None:
-    assert q(header).media_type == expected
+def test_accept_header(header: str | None, expected: OutputFormat) -> None:
+    assert q(header).output is expected
 
 
 def test_accept_parameter_overrides_the_header() -> None:
-    assert q("image/png", accept="image/gif").media_type == "image/gif"
+    assert q("image/png", accept="image/gif").output is GIF
+
+
+def test_pictures_only_refuses_documents() -> None:
+    assert parse(MultiDict(), "application/pdf, image/png;q=0.5", pictures=True).output is PNG
+    with pytest.raises(NotAcceptable):
+        parse(MultiDict(), "application/pdf", pictures=True)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +91,13 @@ def test_nothing_acceptable(accept: str) -> None:
     ],
 )
 def test_viewport(value: str, expected: Viewport) -> None:
-    assert q(viewport=value).viewport == expected
+    assert parse_viewport(value) == expected
+    asked = q(viewport=value)
+    assert (asked.columns, asked.rows, asked.source) == (
+        expected.columns,
+        expected.rows,
+        expected.source,
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,3 +138,17 @@ def test_frame_numbers() -> None:
     for bad in ("0", "x", "1,", "-1", "1,,2", ",".join(["1"] * (MAX_FRAMES + 1))):
         with pytest.raises(InvalidRequest):
             parse_frames(bad)
+
+
+def test_a_query_is_parsed_once_per_raw_form_accept_and_route() -> None:
+    calls: list[str] = []
+
+    def query(raw: str) -> MultiDict[str]:
+        calls.append(raw)
+        return MultiDict(parse_qsl(raw, keep_blank_values=True))
+
+    raw = "quality=50&viewport=64,64"
+    a = parse_remembered(raw, "image/png", True, None, lambda: query(raw))
+    b = parse_remembered(raw, "image/png", True, None, lambda: query(raw))
+    c = parse_remembered(raw, "image/gif", True, None, lambda: query(raw))
+    assert a is b and a.output is PNG and c.output is GIF and calls == [raw, raw]
