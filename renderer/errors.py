@@ -77,8 +77,3 @@ class NotAPresentationState(RenderError):
 
 class NotReferenced(RenderError):
     """The presentation state does not apply to the requested image (or frame)."""
-
-
-class PresentationOf(RenderError):
-    """The object asked for is a presentation state: the reason is the UID of the image it
-    references, which the router renders through it instead."""

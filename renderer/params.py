@@ -124,6 +124,14 @@ def etag_for(data: Encoded) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowsImage:
+    """A worker's answer for a Grayscale Softcopy Presentation State asked for as an image: it
+    shows this image (the first it references), which the router renders through it."""
+
+    image_uid: str
+
+
+@dataclass(frozen=True, slots=True)
 class RenderResult:
     data: Encoded
     output: OutputFormat
@@ -144,3 +152,6 @@ class RenderResult:
     # Whether a render of it without a window in the request takes the default window (a
     # grayscale frame that stores none): the router keys such renders by the default too.
     default_window: bool = True
+
+
+Answer = RenderResult | ShowsImage  # what a worker answers a job with, besides a RenderError

@@ -17,7 +17,7 @@ from renderer.display.header import Header, describe
 from renderer.display.icc import apply_icc
 from renderer.display.overlay import burn
 from renderer.display.supplemental import apply_supplemental
-from renderer.errors import OutputTooLarge, PresentationOf
+from renderer.errors import OutputTooLarge
 from renderer.files import frames
 from renderer.files.http_client import fetch
 from renderer.files.stored_file import StoredFile
@@ -29,7 +29,14 @@ from renderer.output.animation import frame_delays
 from renderer.output.encode import encode, encode_gif
 from renderer.output.geometry import apply_flips, resize
 from renderer.output.layout import Plan, layout
-from renderer.params import HttpSource, RenderParams, RenderResult, RenderSource
+from renderer.params import (
+    Answer,
+    HttpSource,
+    RenderParams,
+    RenderResult,
+    RenderSource,
+    ShowsImage,
+)
 from renderer.presented import render_presented
 
 
@@ -67,7 +74,9 @@ def render_frame(
     return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 
-def render(source: RenderSource, params: RenderParams) -> RenderResult:
+def render(source: RenderSource, params: RenderParams) -> Answer:
+    """The render `params` ask of the stored file at `source`; for a presentation state asked
+    for as an image, which image it shows (the router then renders that image through it)."""
     if params.presentation is not None:  # WADO-URI presentationUID: a path of its own
         return render_presented(source, params)
     if params.output is OutputFormat.DICOM:  # WADO-URI transferSyntax: the file, transcoded
@@ -92,10 +101,10 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         if output is not params.output:  # the client's next choice
             params = dataclasses.replace(params, output=output, alternatives=())
             gif_animation = params.animate and output.format.animated
-        if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
+        if kind is Kind.NO_PIXELS:  # a presentation state shows its image (RenderService.shown)
             image_uid = referenced_image(file.dataset())
             if image_uid is not None:
-                raise PresentationOf(image_uid)
+                return ShowsImage(image_uid)
         if kind is not Kind.IMAGE:
             return render_object(kind, file.dataset(), params)
         header = file.header(params.frame, params.max_pixels)

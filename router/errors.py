@@ -45,10 +45,6 @@ class UnsupportedImage(WadoError):
     status = 415
 
 
-class Overloaded(WadoError):
-    status = 503
-
-
 class UpstreamError(WadoError):
     status = 502
 
@@ -68,7 +64,6 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.SourceOutOfRange: 400,
     render_errors.NotAPresentationState: 400,
     render_errors.NotReferenced: 400,
-    render_errors.PresentationOf: 500,  # handled by the DICOMweb route; never shown
     render_errors.WorkerCrashed: 502,
     render_errors.RenderTimeout: 504,
     render_errors.PoolOverloaded: 503,

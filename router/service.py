@@ -6,26 +6,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import (
-    NotDicom,
-    PresentationOf,
-    RenderError,
-    SourceMissing,
-    UnsupportedImage,
-)
+from renderer.errors import NotDicom, RenderError, SourceMissing, UnsupportedImage
 from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
-from renderer.params import PresentationRef, Region, RenderParams, RenderResult, SourceBox
+from renderer.params import PresentationRef, Region, RenderParams, ShowsImage, SourceBox
 from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine
 from router.stores import Instance, Store
 
-if TYPE_CHECKING:  # the redis extra is optional; only a service built with --redis-url has one
+if TYPE_CHECKING:
+    from router.auth import Access
+
+    # The redis extra is optional; only a service built with --redis-url has one.
     from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
@@ -106,7 +103,7 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
-        # A presentation state's UID -> the image it shows (learnt from a worker, router.views).
+        # A presentation state's UID -> the image it shows (a worker's answer, see shown).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
         self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
@@ -125,31 +122,46 @@ class RenderService:
         self,
         instance: Instance,
         params: RenderParams,
-        authorize: Callable[[Instance], Awaitable[None]] | None = None,
+        *,
+        state: Instance | None = None,
+        access: Access | None = None,
     ) -> tuple[CachedImage, str]:
-        """`image`, except that a Grayscale Softcopy Presentation State asked for as an image
-        shows the (first) image it references, rendered through it: the worker, which reads
-        the state, names that image once (PresentationOf), then it is remembered, so the
-        state's own URL costs no extra worker trip. `authorize` checks the client may read
-        that image too (router.auth)."""
-        image_uid = self.followed.get(instance.object_uid)
-        if image_uid is None:
-            try:
-                return await self.image(instance, params)
-            except PresentationOf as named:
-                image_uid = named.reason
+        """The render of `instance`, through presentation state `state` when one is asked for
+        (WADO-URI presentationUID). A Grayscale Softcopy Presentation State asked for as an
+        image shows the (first) image it references, rendered through it: the worker that
+        reads the state answers which image that is (ShowsImage), remembered so that the
+        state's own URL costs no second worker trip. `access` checks that the client may read
+        the other instance too, the state or its image (router.auth); the prewarmer has no
+        client."""
+        if state is not None:
+            unchecked = state  # the route checked the image
+        else:
+            image_uid = self.followed.get(instance.object_uid)
+            if image_uid is None:
+                answer = await self.image(instance, params)
+                if not isinstance(answer, ShowsImage):
+                    return answer
+                image_uid = answer.image_uid
                 self.followed.put(instance.object_uid, image_uid)
-        image = await self.store.locate(image_uid, None, None)
-        if authorize is not None:
-            await authorize(image)
+            state, instance = instance, await self.store.locate(image_uid, None, None)
+            unchecked = instance  # the route checked the state
+        if access is not None:
+            await access.authorize(self.store, unchecked)
         ref = PresentationRef(
-            instance.object_uid, image.object_uid, await self.store.render_source(instance)
+            state.object_uid, instance.object_uid, await self.store.render_source(state)
         )
-        return await self.image(image, dataclasses.replace(params, presentation=ref, animate=False))
+        answer = await self.image(
+            instance, dataclasses.replace(params, presentation=ref, animate=False)
+        )
+        assert not isinstance(answer, ShowsImage)  # rendered through a state: an image
+        return answer
 
-    async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
+    async def image(
+        self, instance: Instance, params: RenderParams
+    ) -> tuple[CachedImage, str] | ShowsImage:
         """The image and where it came from: "L1" (this process's cache), "L2" (the shared
-        Redis cache) or "render"."""
+        Redis cache) or "render"; or, for a presentation state asked for as an image, which
+        image it shows (see shown)."""
         key = render_key(instance.object_uid, params, self._facts.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
@@ -162,16 +174,16 @@ class RenderService:
                 self.cache.put(normalised, shared.image)
                 return shared.image, "L2"
         rendered = await self.cache.coalesce(key, lambda: self._render(instance, params, key))
-        return rendered, "render"
+        return rendered if isinstance(rendered, ShowsImage) else (rendered, "render")
 
     async def _render(
         self, instance: Instance, params: RenderParams, asked: Hashable
-    ) -> CachedImage:
+    ) -> CachedImage | ShowsImage:
         self.quarantine.check(instance.object_uid)
         while True:
             source = await self.store.render_source(instance)
             try:
-                result: RenderResult = await self.pool.render(source, params)
+                answer = await self.pool.render(source, params)
                 break
             except SourceMissing:
                 self.store.forget(instance)
@@ -184,6 +196,9 @@ class RenderService:
             except RenderError as error:
                 self.quarantine.add(instance.object_uid, error)
                 raise
+        if isinstance(answer, ShowsImage):
+            return answer
+        result = answer
         facts = ImageFacts(
             result.source_rows,
             result.source_columns,

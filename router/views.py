@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from aiohttp import web
 
 from renderer.formats import FORMATS, OutputFormat
-from renderer.params import PresentationRef, RenderParams
+from renderer.params import RenderParams
 from router import wado_uri
 from router.cache import CachedImage
 from router.errors import Forbidden, NotFound
@@ -71,34 +70,32 @@ async def wado(request: web.Request) -> web.StreamResponse:
     if query.stored_file:
         return await send_file(request, await service.store.download(instance))
     params = render_params(query.render, query.frame, service.defaults)
-    if query.presentation_uid is not None:
-        params = await presentation(request, query, instance, params)
-    image, source = await render_image(request, instance, params)
+    state = await presentation_state(request, query) if query.presentation_uid else None
+    image, source = await render_image(request, instance, params, state)
     return image_response(request, image, source)
 
 
 async def render_image(
-    request: web.Request, instance: Instance, params: RenderParams
+    request: web.Request,
+    instance: Instance,
+    params: RenderParams,
+    state: Instance | None = None,
 ) -> tuple[CachedImage, str]:
-    """The render of an instance, a presentation state's being its image's (RenderService.shown),
-    each instance checked against the client's access."""
+    """The render of an instance, through presentation state `state` if one is asked for, for
+    this request's client (RenderService.shown)."""
     service = request.app[SERVICE]
-    access = request.app[ACCESS]
-    return await service.shown(
-        instance, params, lambda image: access.authorize(service.store, image)
-    )
+    return await service.shown(instance, params, state=state, access=request.app[ACCESS])
 
 
-async def presentation(
-    request: web.Request, query: wado_uri.WadoRequest, image: Instance, params: RenderParams
-) -> RenderParams:
-    """The render through presentation state `presentationUID`: the state is found in the
-    store like any instance (404 when it is not there) and read by the worker, which checks
-    that it is one and that it references the image (400 otherwise)."""
+async def presentation_state(request: web.Request, query: wado_uri.WadoRequest) -> Instance:
+    """Presentation state `presentationUID`, found in the store like any instance (404 when it
+    is not there); the worker reads it and checks that it is one and that it references the
+    image (400 otherwise)."""
     assert query.presentation_uid is not None
-    store = request.app[SERVICE].store
     try:
-        state = await store.locate(query.presentation_uid, None, query.presentation_series_uid)
+        return await request.app[SERVICE].store.locate(
+            query.presentation_uid, None, query.presentation_series_uid
+        )
     except NotFound:
         raise NotFound(
             f"presentation state {query.presentation_uid} not found"
@@ -108,9 +105,6 @@ async def presentation(
                 else ""
             )
         ) from None
-    await request.app[ACCESS].authorize(store, state)
-    ref = PresentationRef(state.object_uid, image.object_uid, await store.render_source(state))
-    return replace(params, presentation=ref, animate=False)
 
 
 async def healthz(request: web.Request) -> web.Response:
