@@ -63,8 +63,8 @@ class SourceTimeout(RenderError):
     """The store did not answer the worker's fetch in time."""
 
 
-class SourceOutOfRange(RenderError):
-    """The requested source rectangle lies outside the image."""
+class RegionOutOfRange(RenderError):
+    """The requested pixel region (a DICOMweb viewport's sx,sy,sw,sh) lies outside the image."""
 
 
 class NotOffered(RenderError):

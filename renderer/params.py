@@ -13,7 +13,7 @@ from renderer.formats import OutputFormat
 Encoded = bytes | memoryview
 
 
-Source = bytes | str  # the file's bytes, or a path a worker may read itself
+LocalSource = bytes | str  # the file's bytes, or a path a worker may read itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class HttpSource:
     authorization: str | None = None
 
 
-RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
+RenderSource = LocalSource | HttpSource  # what a worker is sent: bytes, a path, or a URL
 
 
 class DefaultWindow(enum.Enum):
@@ -65,8 +65,9 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceBox:
-    """A source rectangle in pixels (PS3.18 8.3.5.1.3 viewport sx,sy,sw,sh), (0,0) top-left.
+class PixelRegion:
+    """A crop in pixels (PS3.18 8.3.5.1.3 viewport sx,sy,sw,sh), (0,0) top-left: what a
+    DICOMweb viewport asks instead of a WADO-URI region in fractions.
 
     None for a side means "to the image's edge"; a negative width or height flips the
     rendered image horizontally or vertically.
@@ -95,7 +96,7 @@ class RenderParams:
     rows: int | None = None  # the output box; None means "follow the other one / native"
     columns: int | None = None
     region: Region | None = None
-    source: SourceBox | None = None  # a pixel rectangle instead of `region`
+    pixel_region: PixelRegion | None = None  # a crop in pixels instead of `region`
     window: Window | None = None
     quality: int = 90
     animate: bool = False  # GIF: every frame of a multi-frame object, not just `frame`
@@ -137,10 +138,10 @@ class RenderResult:
     output: OutputFormat
     width: int
     height: int
-    source_rows: int
-    source_columns: int
+    stored_rows: int
+    stored_columns: int
     frames: int
-    pixel_aspect: float = 1.0  # a source pixel's height over its width, for the size arithmetic
+    pixel_aspect: float = 1.0  # a stored pixel's height over its width, for the size arithmetic
     # etag_for(data): computed here, in the worker that made the bytes, when not given; the
     # router is given the worker's and never hashes the bytes itself.
     etag: str = ""

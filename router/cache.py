@@ -1,4 +1,4 @@
-"""The render cache: a byte-bounded LRU of encoded images, with coalescing of identical misses."""
+"""The render cache: a byte-bounded LRU of encoded renders, with coalescing of identical misses."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ImageFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class CachedImage:
+class CachedRender:
     body: Encoded
     media_type: str
     etag: str  # quoted, strong
@@ -72,7 +72,7 @@ class BoundedDict(Generic[K, V]):
         return len(self._data)
 
 
-class RenderCache(SizedLru[K, CachedImage]):
+class RenderCache(SizedLru[K, CachedRender]):
     def __init__(self, max_bytes: int) -> None:
         self.stats: CacheStats = CacheStats()
         super().__init__(max_bytes, self.stats)

@@ -18,12 +18,12 @@ from renderer.params import RenderParams
 from router import multipart, rendered_query
 from router.cache import BoundedDict
 from router.errors import NotFound
-from router.keys import ACCESS, CONFIG, SERVICE
+from router.keys import ACCESS, CONFIG, REPRESENTATIVES, SERVICE
 from router.render_request import RenderRequest, render_params
 from router.service import RenderService
 from router.stores import Instance, Store, middle
 from router.uid import check_uid
-from router.views import etag_matches, image_response, render_image
+from router.views import etag_matches, render_instance, render_response
 
 ROOT = "/dicom-web/studies/{study}"
 TARGETS = (
@@ -40,7 +40,7 @@ REPRESENTATIVE_ENTRIES = 100_000
 
 class Representatives:
     """Which instance a study or series target shows, remembered briefly: without it, every
-    series thumbnail -- cached image or not -- costs a listing from the store. An instance
+    series thumbnail -- cached render or not -- costs a listing from the store. An instance
     added to the series changes the choice at most REPRESENTATIVE_TTL seconds later."""
 
     def __init__(self, ttl: float = REPRESENTATIVE_TTL) -> None:
@@ -65,9 +65,6 @@ class Representatives:
         if not members:
             raise NotFound(f"study {study} has no instances")
         return members[0].series_uid
-
-
-REPRESENTATIVES = web.AppKey("representatives", Representatives)
 
 
 async def representative(request: web.Request, study: str, series: str | None) -> Instance:
@@ -106,8 +103,8 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.Response:
     if frames is not None and several:
         return await frame_list(request, instance, asked, frames)
     params = render_params(asked, frames[0] if frames else None, service.rendered_defaults)
-    image, source = await render_image(request, instance, params)
-    response = image_response(request, image, source)
+    render, cache_status = await render_instance(request, instance, params)
+    response = render_response(request, render, cache_status)
     response.headers["Vary"] = "Accept"
     return response
 
@@ -120,15 +117,15 @@ async def frame_list(
     settings = request.app[SERVICE].rendered_defaults
     rendered = await asyncio.gather(
         *(
-            render_image(request, instance, render_params(asked, frame, settings))
+            render_instance(request, instance, render_params(asked, frame, settings))
             for frame in frames
         )
     )
-    body, content_type, etag = multipart.related([image for image, _ in rendered])
+    body, content_type, etag = multipart.related([render for render, _ in rendered])
     headers = {
         "ETag": etag,
         "Cache-Control": request.app[CONFIG].cache_control,
-        "X-Wadofarm-Cache": ",".join(source for _, source in rendered),
+        "X-Wadofarm-Cache": ",".join(cache_status for _, cache_status in rendered),
         "Vary": "Accept",
     }
     if etag_matches(request.headers.get("If-None-Match"), etag):

@@ -61,7 +61,7 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.ImageTooLarge: 415,
     render_errors.FrameOutOfRange: 400,
     render_errors.OutputTooLarge: 400,
-    render_errors.SourceOutOfRange: 400,
+    render_errors.RegionOutOfRange: 400,
     render_errors.NotAPresentationState: 400,
     render_errors.NotReferenced: 400,
     render_errors.WorkerCrashed: 502,

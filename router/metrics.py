@@ -34,6 +34,7 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.registry import Collector
 
 from router.errors import Handler
+from router.keys import METRICS
 
 # Seconds. Cache hits take well under a millisecond; cold renders of big frames, seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -234,9 +235,6 @@ class _SnapshotCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
-
-
-METRICS = web.AppKey("metrics", Metrics)
 
 
 def route_label(request: web.Request) -> str:

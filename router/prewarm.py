@@ -113,12 +113,12 @@ class Prewarmer:
             await self._until_idle()
             instance = await self.store.locate(summary.object_uid, study_uid, series_uid)
             try:
-                _, source = await self.service.shown(instance, params)
+                _, cache_status = await self.service.render(instance, params)
             except RenderError as exc:  # an undecodable instance: a viewer will see why
                 self.stats.errors += 1
                 logger.info("prewarm: %s not rendered: %s", summary.object_uid, exc)
                 continue
-            if source == "render":
+            if cache_status == "render":
                 self.stats.renders += 1
         self.stats.series += 1
         logger.info("prewarm: %d thumbnails of series %s are cached", len(ordered), series_uid)

@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, replace
 
 from renderer.formats import FORMATS, OutputFormat
-from renderer.params import Region, RenderParams, SourceBox, Window
+from renderer.params import PixelRegion, Region, RenderParams, Window
 
 DEFAULT_QUALITY = 90  # Orthanc's
 DEFAULT_CHARSET = "utf-8"
@@ -22,7 +22,7 @@ class RenderRequest:
     rows: int | None = None  # the output box
     columns: int | None = None
     region: Region | None = None  # WADO-URI region: a crop in fractions of the image
-    source: SourceBox | None = None  # DICOMweb viewport sx,sy,sw,sh: a crop in pixels
+    pixel_region: PixelRegion | None = None  # DICOMweb viewport sx,sy,sw,sh: a crop in pixels
     window: Window | None = None
     quality: int = DEFAULT_QUALITY
     overlays: bool | None = None  # None: the server's --overlays
@@ -55,7 +55,7 @@ def render_params(
         rows=request.rows,
         columns=request.columns,
         region=request.region,
-        source=request.source,
+        pixel_region=request.pixel_region,
         window=request.window,
         quality=request.quality,
         animate=request.animate and frame is None,

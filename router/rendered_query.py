@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 
 from renderer.formats import OutputFormat
-from renderer.params import SourceBox, VoiFunction, Window
+from renderer.params import PixelRegion, VoiFunction, Window
 from router import values
 from router.cache import BoundedDict
 from router.errors import InvalidRequest, NotAcceptable
@@ -31,11 +31,11 @@ WINDOW_FUNCTIONS = {
 class Viewport:
     columns: int  # vw: the output box
     rows: int  # vh
-    source: SourceBox | None = None
+    pixel_region: PixelRegion | None = None
 
 
 def parse_viewport(value: str) -> Viewport:
-    """vw,vh[,sx,sy,sw,sh]: the output box, then the source rectangle in pixels; sx,sy may be
+    """vw,vh[,sx,sy,sw,sh]: the output box, then a pixel region (the crop); sx,sy may be
     empty (0) and sw,sh empty (to the image's edge); a negative sw or sh flips."""
     parts = [p.strip() for p in value.split(",")]
     if len(parts) not in (2, 6):
@@ -48,7 +48,7 @@ def parse_viewport(value: str) -> Viewport:
     sy = values.parse_int("viewport sy", parts[3], 0, values.MAX_SIDE) if parts[3] else 0
     sw = _signed_side("viewport sw", parts[4])
     sh = _signed_side("viewport sh", parts[5])
-    return Viewport(vw, vh, SourceBox(sx, sy, sw, sh))
+    return Viewport(vw, vh, PixelRegion(sx, sy, sw, sh))
 
 
 def _signed_side(name: str, value: str) -> int | None:
@@ -118,7 +118,7 @@ def parse(
         else values.parse_int("quality", quality, 1, 100),
         rows=viewport.rows if viewport else None,
         columns=viewport.columns if viewport else None,
-        source=viewport.source if viewport else None,
+        pixel_region=viewport.pixel_region if viewport else None,
         window=parse_window(p["window"]) if "window" in p else None,
         overlays=values.parse_bool("overlays", p["overlays"]) if "overlays" in p else None,
         charset=values.parse_charset(p.get("charset")),

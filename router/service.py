@@ -1,5 +1,5 @@
-"""From a located instance and a parsed request to an encoded image: the render cache in front
-of the store and the render pool. Shared by every image route."""
+"""From a located instance and the render parameters to the encoded render: the render caches
+in front of the store and the render pool. Shared by every route that renders."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from renderer.errors import NotDicom, RenderError, SourceMissing, UnsupportedImage
 from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
-from renderer.params import PresentationRef, Region, RenderParams, ShowsImage, SourceBox
+from renderer.params import PixelRegion, PresentationRef, Region, RenderParams, ShowsImage
 from renderer.process.pool import RenderPool
-from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
+from router.cache import BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine
 from router.stores import Instance, Store
@@ -41,15 +41,15 @@ def _geometry(
     rows: int | None,
     columns: int | None,
     region: Region | None,
-    source: SourceBox | None,
+    pixel_region: PixelRegion | None,
 ) -> Hashable:
     """The crop, output size and flips of a render_key; remembered, as a viewer asks for the
     same few sizes of images of the same few sizes."""
-    params = RenderParams(rows=rows, columns=columns, region=region, source=source)
+    params = RenderParams(rows=rows, columns=columns, region=region, pixel_region=pixel_region)
     try:
         p = layout(size[0], size[1], params, size[2])
     except RenderError:  # a viewport outside the image: the render will say so
-        return ("raw", rows, columns, region, source)
+        return ("raw", rows, columns, region, pixel_region)
     return (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
 
 
@@ -58,7 +58,7 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     the crop and the output size replace rows/columns/region/viewport, so every URL for the
     same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included), and the
     default window counts only for an image that takes it (a grayscale one storing no window:
-    /wado and DICOMweb differ there, see WindowDefault)."""
+    /wado and DICOMweb differ there, see DefaultWindowSetting)."""
     output = FORMATS[params.output]
     quality = params.quality if output.lossy else 0
     state = params.presentation.uid if params.presentation is not None else None
@@ -66,10 +66,16 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     if window is None and (facts is None or facts.default_window):
         window = params.default_window
     if facts is None or state is not None:  # a state's own geometry: the request as given
-        geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
+        geometry: Hashable = (
+            "raw",
+            params.rows,
+            params.columns,
+            params.region,
+            params.pixel_region,
+        )
     else:
         size = (facts.rows, facts.columns, facts.pixel_aspect)
-        geometry = _geometry(size, params.rows, params.columns, params.region, params.source)
+        geometry = _geometry(size, params.rows, params.columns, params.region, params.pixel_region)
     animate = params.animate and output.animated
     frame = None if animate else params.frame
     charset = params.charset if output.text else None
@@ -103,7 +109,7 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
-        # A presentation state's UID -> the image it shows (a worker's answer, see shown).
+        # A presentation state's UID -> the image it shows (a worker's answer, see render).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
         self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
@@ -118,14 +124,14 @@ class RenderService:
             self.defaults, default_window=config.default_window.rendered
         )
 
-    async def shown(
+    async def render(
         self,
         instance: Instance,
         params: RenderParams,
         *,
         state: Instance | None = None,
         access: Access | None = None,
-    ) -> tuple[CachedImage, str]:
+    ) -> tuple[CachedRender, str]:
         """The render of `instance`, through presentation state `state` when one is asked for
         (WADO-URI presentationUID). A Grayscale Softcopy Presentation State asked for as an
         image shows the (first) image it references, rendered through it: the worker that
@@ -138,7 +144,7 @@ class RenderService:
         else:
             image_uid = self.followed.get(instance.object_uid)
             if image_uid is None:
-                answer = await self.image(instance, params)
+                answer = await self._cached_or_rendered(instance, params)
                 if not isinstance(answer, ShowsImage):
                     return answer
                 image_uid = answer.image_uid
@@ -150,18 +156,18 @@ class RenderService:
         ref = PresentationRef(
             state.object_uid, instance.object_uid, await self.store.render_source(state)
         )
-        answer = await self.image(
+        answer = await self._cached_or_rendered(
             instance, dataclasses.replace(params, presentation=ref, animate=False)
         )
         assert not isinstance(answer, ShowsImage)  # rendered through a state: an image
         return answer
 
-    async def image(
+    async def _cached_or_rendered(
         self, instance: Instance, params: RenderParams
-    ) -> tuple[CachedImage, str] | ShowsImage:
-        """The image and where it came from: "L1" (this process's cache), "L2" (the shared
-        Redis cache) or "render"; or, for a presentation state asked for as an image, which
-        image it shows (see shown)."""
+    ) -> tuple[CachedRender, str] | ShowsImage:
+        """The render and its cache status: "L1" (this process's cache), "L2" (the shared Redis
+        cache) or "render" (a worker's, now); or, for a presentation state asked for as an
+        image, which image it shows (see render)."""
         key = render_key(instance.object_uid, params, self._facts.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
@@ -171,14 +177,14 @@ class RenderService:
             if shared is not None:
                 self._facts.put(instance.object_uid, shared.facts)
                 normalised = render_key(instance.object_uid, params, shared.facts)
-                self.cache.put(normalised, shared.image)
-                return shared.image, "L2"
-        rendered = await self.cache.coalesce(key, lambda: self._render(instance, params, key))
+                self.cache.put(normalised, shared.render)
+                return shared.render, "L2"
+        rendered = await self.cache.coalesce(key, lambda: self._from_worker(instance, params, key))
         return rendered if isinstance(rendered, ShowsImage) else (rendered, "render")
 
-    async def _render(
+    async def _from_worker(
         self, instance: Instance, params: RenderParams, asked: Hashable
-    ) -> CachedImage | ShowsImage:
+    ) -> CachedRender | ShowsImage:
         self.quarantine.check(instance.object_uid)
         while True:
             source = await self.store.render_source(instance)
@@ -200,14 +206,14 @@ class RenderService:
             return answer
         result = answer
         facts = ImageFacts(
-            result.source_rows,
-            result.source_columns,
+            result.stored_rows,
+            result.stored_columns,
             result.pixel_aspect,
             result.default_window,
         )
         if result.output.is_picture:  # a document has no size to normalise keys with
             self._facts.put(instance.object_uid, facts)
-        entry = CachedImage(
+        entry = CachedRender(
             body=result.data,
             media_type=media_type(result.output, params),
             etag=result.etag,  # hashed by the worker: the router never reads the bytes

@@ -9,7 +9,7 @@ from aiohttp import web
 from renderer.formats import FORMATS, OutputFormat
 from renderer.params import RenderParams
 from router import wado_uri
-from router.cache import CachedImage
+from router.cache import CachedRender
 from router.errors import Forbidden, NotFound
 from router.keys import ACCESS, CONFIG, SERVICE
 from router.render_request import render_params
@@ -27,18 +27,18 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def image_response(request: web.Request, image: CachedImage, source: str) -> web.Response:
+def render_response(request: web.Request, render: CachedRender, cache_status: str) -> web.Response:
     headers = {
-        "ETag": image.etag,
+        "ETag": render.etag,
         "Cache-Control": request.app[CONFIG].cache_control,
         # L1: this node's cache; L2: the cache shared through Redis; render: rendered now
-        "X-Wadofarm-Cache": source,
+        "X-Wadofarm-Cache": cache_status,
     }
-    if etag_matches(request.headers.get("If-None-Match"), image.etag):
+    if etag_matches(request.headers.get("If-None-Match"), render.etag):
         return web.Response(status=304, headers=headers)
     # As a header: aiohttp's content_type argument refuses a charset parameter (text/html).
-    headers["Content-Type"] = image.media_type
-    return web.Response(body=image.body, headers=headers)
+    headers["Content-Type"] = render.media_type
+    return web.Response(body=render.body, headers=headers)
 
 
 async def send_file(request: web.Request, download: Download) -> web.StreamResponse:
@@ -71,20 +71,20 @@ async def wado(request: web.Request) -> web.StreamResponse:
         return await send_file(request, await service.store.download(instance))
     params = render_params(query.render, query.frame, service.defaults)
     state = await presentation_state(request, query) if query.presentation_uid else None
-    image, source = await render_image(request, instance, params, state)
-    return image_response(request, image, source)
+    render, cache_status = await render_instance(request, instance, params, state)
+    return render_response(request, render, cache_status)
 
 
-async def render_image(
+async def render_instance(
     request: web.Request,
     instance: Instance,
     params: RenderParams,
     state: Instance | None = None,
-) -> tuple[CachedImage, str]:
+) -> tuple[CachedRender, str]:
     """The render of an instance, through presentation state `state` if one is asked for, for
-    this request's client (RenderService.shown)."""
+    this request's client (RenderService.render), and its cache status."""
     service = request.app[SERVICE]
-    return await service.shown(instance, params, state=state, access=request.app[ACCESS])
+    return await service.render(instance, params, state=state, access=request.app[ACCESS])
 
 
 async def presentation_state(request: web.Request, query: wado_uri.WadoRequest) -> Instance:

@@ -1,6 +1,6 @@
 """A stored file, read once for a render: the lean reader's view when the file is plain
-(renderer.decoding.part10), pydicom's Dataset otherwise, and one frame's cells from the cheapest
-source: a view of native pixel data, a reduced-resolution decode, or pydicom's decoders."""
+(renderer.decoding.part10), pydicom's Dataset otherwise, and one frame's cells the cheapest
+way: a view of native pixel data, a reduced-resolution decode, or pydicom's decoders."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from renderer.errors import NotDicom
 from renderer.files.anonymize import anonymize
 from renderer.files.local_file import read_nofollow
 from renderer.output.layout import Plan
-from renderer.params import Source
+from renderer.params import LocalSource
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ WHOLE = (slice(None), slice(None))
 
 
 class StoredFile:
-    def __init__(self, source: Source, anonymize: bool = False) -> None:
+    def __init__(self, source: LocalSource, anonymize: bool = False) -> None:
         self._source = source
         self._anonymize = anonymize  # de-identify the dataset as soon as it is parsed
         self._dataset: Dataset | None = None

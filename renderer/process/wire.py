@@ -28,13 +28,13 @@ from renderer.formats import OutputFormat
 from renderer.params import (
     Answer,
     HttpSource,
+    PixelRegion,
     PresentationRef,
     Region,
     RenderParams,
     RenderResult,
     RenderSource,
     ShowsImage,
-    SourceBox,
     Window,
     etag_for,
 )
@@ -42,7 +42,7 @@ from renderer.params import (
 JOB = struct.Struct("!Q")  # the pickled job's length
 
 READY, RESULT, ERROR, SHOWS = 0, 1, 2, 3  # reply kinds
-# kind, job id, body length; then a result's output, width, height, source rows and columns,
+# kind, job id, body length; then a result's output, width, height, stored rows and columns,
 # frames, pixel aspect, ETag and whether it took the default window (zeros for the other kinds)
 REPLY = struct.Struct("!BQQBIIIIId34s?")
 ETAG_LENGTH = len(etag_for(b""))
@@ -61,7 +61,7 @@ def _by_fields(cls: type[Any]) -> None:
     copyreg.pickle(cls, lambda obj: (cls, values(obj)))
 
 
-for _message_class in (RenderParams, Window, Region, SourceBox, HttpSource, PresentationRef):
+for _message_class in (RenderParams, Window, Region, PixelRegion, HttpSource, PresentationRef):
     _by_fields(_message_class)
 
 
@@ -172,8 +172,8 @@ class Channel(asyncio.BufferedProtocol):
                 output=OUTPUTS[output],
                 width=width,
                 height=height,
-                source_rows=rows,
-                source_columns=columns,
+                stored_rows=rows,
+                stored_columns=columns,
                 frames=frames,
                 pixel_aspect=aspect,
                 etag=etag.decode("ascii"),
@@ -245,8 +245,8 @@ def send_result(sock: socket.socket, job_id: int, result: RenderResult) -> None:
         _OUTPUT_INDEX[result.output],
         result.width,
         result.height,
-        result.source_rows,
-        result.source_columns,
+        result.stored_rows,
+        result.stored_columns,
         result.frames,
         result.pixel_aspect,
         etag,

@@ -8,7 +8,7 @@ import pytest
 from multidict import MultiDict
 
 from renderer.formats import OutputFormat
-from renderer.params import SourceBox, Window
+from renderer.params import PixelRegion, Window
 from router.errors import InvalidRequest, NotAcceptable
 from router.render_request import RenderRequest
 from router.rendered_query import (
@@ -31,7 +31,7 @@ def test_defaults() -> None:
     query = q()
     assert query.output is JPEG
     assert query.quality == 90
-    assert query.rows is query.columns is query.source is query.window is None
+    assert query.rows is query.columns is query.pixel_region is query.window is None
     assert query.animate
 
 
@@ -84,19 +84,19 @@ def test_nothing_acceptable(accept: str) -> None:
     ("value", "expected"),
     [
         ("128,64", Viewport(128, 64)),
-        ("100,100,10,20,30,40", Viewport(100, 100, SourceBox(10, 20, 30, 40))),
-        ("100,100,10,20,-30,-40", Viewport(100, 100, SourceBox(10, 20, -30, -40))),
-        ("100,100,,,,", Viewport(100, 100, SourceBox(0, 0, None, None))),
-        ("100,100,5,,-50,", Viewport(100, 100, SourceBox(5, 0, -50, None))),
+        ("100,100,10,20,30,40", Viewport(100, 100, PixelRegion(10, 20, 30, 40))),
+        ("100,100,10,20,-30,-40", Viewport(100, 100, PixelRegion(10, 20, -30, -40))),
+        ("100,100,,,,", Viewport(100, 100, PixelRegion(0, 0, None, None))),
+        ("100,100,5,,-50,", Viewport(100, 100, PixelRegion(5, 0, -50, None))),
     ],
 )
 def test_viewport(value: str, expected: Viewport) -> None:
     assert parse_viewport(value) == expected
     asked = q(viewport=value)
-    assert (asked.columns, asked.rows, asked.source) == (
+    assert (asked.columns, asked.rows, asked.pixel_region) == (
         expected.columns,
         expected.rows,
-        expected.source,
+        expected.pixel_region,
     )
 
 
