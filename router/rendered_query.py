@@ -4,7 +4,6 @@ acceptable a 406. Unknown parameters (iccprofile) are ignored."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from multidict import MultiMapping
@@ -12,10 +11,9 @@ from multidict import MultiMapping
 from renderer.formats import OutputFormat
 from renderer.params import PixelRegion, VoiFunction, Window
 from router import values
-from router.cache import BoundedDict
 from router.errors import InvalidRequest, NotAcceptable
 from router.negotiation import PICTURES, RENDERINGS, acceptable, media_types
-from router.render_request import DEFAULT_QUALITY, REMEMBERED, RenderRequest
+from router.render_request import DEFAULT_QUALITY, RenderRequest
 
 MAX_FRAMES = 64  # frames in one multipart answer: each is a render
 KNOWN = ("accept", "quality", "viewport", "window", "overlays", "charset", "annotation")
@@ -125,27 +123,6 @@ def parse(
         annotation=values.parse_annotation(p["annotation"]) if "annotation" in p else (),
         animate=thumbnail is None,
     )
-
-
-_parsed: BoundedDict[tuple[str, str | None, bool, int | None], RenderRequest]
-_parsed = BoundedDict(REMEMBERED)
-
-
-def parse_remembered(
-    query_string: str,
-    accept_header: str | None,
-    pictures: bool,
-    thumbnail: int | None,
-    query: Callable[[], MultiMapping[str]],
-) -> RenderRequest:
-    """parse(), remembered by the raw query string and the Accept header, as /wado's is
-    (router.wado_uri.parse_remembered): a malformed query is parsed (and refused) every time."""
-    key = (query_string, accept_header, pictures, thumbnail)
-    found = _parsed.get(key)
-    if found is None:
-        found = parse(query(), accept_header, pictures, thumbnail)
-        _parsed.put(key, found)
-    return found
 
 
 def parse_frames(value: str) -> tuple[int, ...]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 import pytest
 from multidict import MultiDict
 
@@ -16,7 +14,6 @@ from router.rendered_query import (
     Viewport,
     parse,
     parse_frames,
-    parse_remembered,
     parse_viewport,
 )
 
@@ -138,17 +135,3 @@ def test_frame_numbers() -> None:
     for bad in ("0", "x", "1,", "-1", "1,,2", ",".join(["1"] * (MAX_FRAMES + 1))):
         with pytest.raises(InvalidRequest):
             parse_frames(bad)
-
-
-def test_a_query_is_parsed_once_per_raw_form_accept_and_route() -> None:
-    calls: list[str] = []
-
-    def query(raw: str) -> MultiDict[str]:
-        calls.append(raw)
-        return MultiDict(parse_qsl(raw, keep_blank_values=True))
-
-    raw = "quality=50&viewport=64,64"
-    a = parse_remembered(raw, "image/png", True, None, lambda: query(raw))
-    b = parse_remembered(raw, "image/png", True, None, lambda: query(raw))
-    c = parse_remembered(raw, "image/gif", True, None, lambda: query(raw))
-    assert a is b and a.output is PNG and c.output is GIF and calls == [raw, raw]
