@@ -19,7 +19,7 @@ from router.config import Config
 from router.cors import Cors
 from router.errors import error_middleware
 from router.keys import ACCESS, CONFIG, METRICS, PLACE, PROXY, SERVICE
-from router.metrics import PROXY_ROUTE, Metrics, metrics_middleware, metrics_view
+from router.metrics import PROXY_ROUTE, Metrics
 from router.place import Place
 from router.prewarm import Prewarmer
 from router.proxy import Proxy
@@ -141,7 +141,7 @@ def create_app(config: Config, place: Place | None = None) -> web.Application:
     metrics = Metrics(place.metrics_dir)
     cors = Cors(config.cors_origins) if config.cors_origins else None
     access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
-    middlewares: list[Middleware] = [metrics_middleware]  # outermost first
+    middlewares: list[Middleware] = [metrics.middleware()]  # outermost first
     if cors is not None:
         middlewares.append(cors.preflight)
     middlewares.append(error_middleware)
@@ -169,7 +169,7 @@ def create_app(config: Config, place: Place | None = None) -> web.Application:
     dicomweb.add_routes(app)
     app.router.add_get("/healthz", views.healthz)
     app.router.add_get("/readyz", views.readyz)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", metrics.view)
     gallery.add_routes(app)
     paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
     if config.orthanc_url and config.proxy:

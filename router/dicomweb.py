@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import operator
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,11 +19,11 @@ from multidict import MultiDict, MultiMapping
 from renderer.params import RenderParams
 from router import multipart, rendered_query
 from router.cache import BoundedDict
-from router.errors import NotFound
 from router.keys import ACCESS, CONFIG, REPRESENTATIVES, SERVICE
 from router.render_request import REMEMBERED, RenderRequest, render_params
+from router.representatives import Representatives
 from router.service import RenderService
-from router.stores import Instance, Store, middle
+from router.stores import Instance
 from router.uid import check_uid
 from router.views import etag_matches, render_instance, render_response
 
@@ -35,39 +34,6 @@ TARGETS = (
     ROOT + "/series/{series}/instances/{instance}",
     ROOT + "/series/{series}/instances/{instance}/frames/{frame}",
 )
-
-
-REPRESENTATIVE_TTL = 5.0  # seconds a choice is reused: a gallery page asks for many series
-REPRESENTATIVE_ENTRIES = 100_000
-
-
-class Representatives:
-    """Which instance a study or series target shows, remembered briefly: without it, every
-    series thumbnail -- cached render or not -- costs a listing from the store. An instance
-    added to the series changes the choice at most REPRESENTATIVE_TTL seconds later."""
-
-    def __init__(self, ttl: float = REPRESENTATIVE_TTL) -> None:
-        self.ttl = ttl
-        self._chosen: BoundedDict[tuple[str, str | None], tuple[str, str, float]] = BoundedDict(
-            REPRESENTATIVE_ENTRIES
-        )
-
-    async def choose(self, store: Store, study: str, series: str | None) -> Instance:
-        remembered = self._chosen.get((study, series))
-        if remembered is not None and remembered[2] > time.monotonic():
-            object_uid, series_uid, _ = remembered
-        else:
-            series_uid = series or await self._first_series(store, study)
-            object_uid = middle(await store.instances(study, series_uid)).object_uid
-            self._chosen.put((study, series), (object_uid, series_uid, time.monotonic() + self.ttl))
-        return await store.locate(object_uid, study, series_uid)
-
-    @staticmethod
-    async def _first_series(store: Store, study: str) -> str:
-        members = [s for s in await store.series(study) if s.instances > 0]
-        if not members:
-            raise NotFound(f"study {study} has no instances")
-        return members[0].series_uid
 
 
 async def representative(request: web.Request, study: str, series: str | None) -> Instance:

@@ -10,10 +10,10 @@ from aiohttp import web
 if TYPE_CHECKING:
     from router.auth import Access
     from router.config import Config
-    from router.dicomweb import Representatives
     from router.metrics import Metrics
     from router.place import Place
     from router.proxy import Proxy
+    from router.representatives import Representatives
     from router.service import RenderService
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")

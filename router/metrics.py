@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -34,7 +35,6 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.registry import Collector
 
 from router.errors import Handler
-from router.keys import METRICS
 
 # Seconds. Cache hits take well under a millisecond; cold renders of big frames, seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -92,6 +92,31 @@ class Metrics:
         if timer is None:
             timer = self._timed[route] = self.latency.labels(route)
         timer.observe(seconds)
+
+    def middleware(self) -> Middleware:
+        """Count and time every request, errors included (the outermost middleware)."""
+
+        @web.middleware
+        async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+            started = time.monotonic()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                seconds = time.monotonic() - started
+                self.answered(route_label(request), request.method, status, seconds)
+
+        return measure
+
+    async def view(self, request: web.Request) -> web.Response:
+        """GET /metrics."""
+        body = self.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def observe_upstream(self, operation: str, seconds: float, error: str | None) -> None:
         self.upstream_latency.labels(operation).observe(seconds)
@@ -246,26 +271,3 @@ def route_label(request: web.Request) -> str:
     if route_name == PROXY_ROUTE:
         return PROXY_ROUTE
     return info.route.resource.canonical
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.monotonic()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        request.app[METRICS].answered(
-            route_label(request), request.method, status, time.monotonic() - started
-        )
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    """GET /metrics."""
-    body = request.app[METRICS].exposition()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
