@@ -13,6 +13,7 @@ from bench.scenarios import Scenario
 from renderer.params import RenderParams
 from renderer.pipeline import render
 from router import wado_uri
+from router.render_request import render_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ def params_for(query: str) -> RenderParams:
     parsed = wado_uri.parse(
         MultiDict(parse_qsl("requestType=WADO&objectUID=1.2.3" + query, keep_blank_values=True))
     )
-    return wado_uri.render_params(parsed, RenderParams())
+    return render_params(parsed.render, parsed.frame, RenderParams())
 
 
 def measure(

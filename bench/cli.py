@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import farm, prewarm, report, scale, series
+from bench import farm, fetch, prewarm, report, scale, series
 from bench.procs import SetupError
 from bench.runner import Options, run
 from bench.scenarios import all_scenarios
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--cache", type=Path, default=pd.cache, help="generated series")
     pw.add_argument("--out", type=Path, default=RESULTS, help="prewarm-latest.json goes here")
     pw.add_argument("--markdown", type=Path, help="also rewrite this file's prewarm section")
+    f = commands.add_parser(
+        "fetch", help="a worker's file fetch: CPU per GET, our HTTP client and the libraries'"
+    )
+    f.add_argument("--rounds", type=int, default=20)
+    f.add_argument("--fetches", type=int, default=200, help="per client per round")
+    f.add_argument("--cache", type=Path, default=defaults.cache, help="generated series")
     p = commands.add_parser("report", help="re-render the Markdown and plot of a JSON result")
     p.add_argument("results", type=Path)
     p.add_argument("--markdown", type=Path)
@@ -122,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "prewarm":
         run_prewarm(args, command)
+        return
+    if args.command == "fetch":
+        try:
+            print(fetch.run(args.rounds, args.fetches, args.cache))
+        except SetupError as exc:
+            sys.exit(f"bench: {exc}")
         return
     chosen = tuple(s for s in args.scenarios.split(",") if s)
     unknown = set(chosen) - {s.name for s in all_scenarios()}

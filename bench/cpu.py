@@ -19,7 +19,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-TITLE = "wadofarm: "  # router.slot.TITLE: how every wadofarm process names itself
+TITLE = "wadofarm: "  # router.place.TITLE: how every wadofarm process names itself
 
 
 def parents() -> dict[int, int]:

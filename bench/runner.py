@@ -124,11 +124,18 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def target_for(s: Scenario, data: series.Series) -> Target:
-    prefix = (
-        f"/wado?requestType=WADO&studyUID={data.study_uid}&seriesUID={data.series_uid}&objectUID="
-    )
-    targets = [(prefix + uid + "&contentType=image/jpeg").encode() for uid in data.object_uids]
+def target_for(s: Scenario, data: series.Series, route: str = several.WADO) -> Target:
+    """The request line of each request: /wado (the pick's query follows), or the instance's
+    DICOMweb rendered resource (the pick's query is its own)."""
+    if route == several.DICOMWEB:
+        base = f"/dicom-web/studies/{data.study_uid}/series/{data.series_uid}/instances/"
+        targets = [(base + uid + "/rendered").encode() for uid in data.object_uids]
+    else:
+        prefix = (
+            f"/wado?requestType=WADO&studyUID={data.study_uid}&seriesUID={data.series_uid}"
+            "&objectUID="
+        )
+        targets = [(prefix + uid + "&contentType=image/jpeg").encode() for uid in data.object_uids]
     count = len(targets)
 
     def target(i: int, conn: int, own: int) -> bytes:
@@ -260,8 +267,8 @@ class Bench:
             s = dataclasses.replace(
                 several.SCENARIO, name=variant.name, profile=variant.profile, pick=variant.pick
             )
-            target = target_for(s, data)
-            for count in several.ROUTERS:
+            target = target_for(s, data, variant.route)
+            for count in variant.routers:
                 args = [
                     *("--workers", str(o.workers), "--routers", str(count)),
                     *PROFILES[variant.profile],
@@ -383,7 +390,7 @@ def points_in(options: Options) -> int:
     regular = [name for name in options.scenarios if name != several.NAME]
     total = len(regular) * (per_scenario * len(SERVERS) + 1)
     if several.NAME in options.scenarios:
-        total += len(several.VARIANTS) * len(several.ROUTERS)
+        total += sum(len(variant.routers) for variant in several.VARIANTS)
         total += len(FLOORS) if wrk.available() else 0
     return total
 

@@ -149,6 +149,27 @@ def _router_cpu(target: str, scenario: str, limit: float, floor: str) -> Judge:
     return judge
 
 
+def _dicomweb_cpu(what: str, scenario: str) -> Judge:
+    """The DICOMweb rendered route's router CPU per request against /wado's for the same
+    renders (1 router each, fresh servers, one run): no worse, within the 5% two runs of the
+    same row differ by on this shared machine."""
+    target = f"DICOMweb rendered router CPU per {what} <= /wado's (+5%)"
+
+    def judge(results: dict[str, Any]) -> Verdict:
+        wado = routers_rows(results["points"], scenario).get(1)
+        dicomweb = routers_rows(results["points"], f"{scenario}_dicomweb").get(1)
+        if wado is None or dicomweb is None:
+            return Verdict(target, "not measured", None)
+        ours, theirs = routers_ms(dicomweb["cpu_ms"]), routers_ms(wado["cpu_ms"])
+        return Verdict(
+            target,
+            f"{ours:.3f} ms vs {theirs:.3f} ms ({ours / theirs:.2f}x)",
+            ours <= 1.05 * theirs,
+        )
+
+    return judge
+
+
 def _workers_orthanc(results: dict[str, Any]) -> Verdict:
     target = "render workers + Orthanc's side <= 1.0 ms per cold thumbnail (fresh server, c=32)"
     rows = routers_rows(results["points"], "routers_cold")
@@ -199,6 +220,8 @@ JUDGES: list[Judge] = [
     _router_cpu(
         "router CPU <= 0.08 ms per render-cache hit (c=32)", "routers_hot", 0.08, "floor_bare"
     ),
+    _dicomweb_cpu("render-cache hit", "routers_hot"),
+    _dicomweb_cpu("cold thumbnail", "routers_cold"),
     _workers_orthanc,
     _two_routers,
     _hit_rate,

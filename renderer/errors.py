@@ -63,8 +63,8 @@ class SourceTimeout(RenderError):
     """The store did not answer the worker's fetch in time."""
 
 
-class SourceOutOfRange(RenderError):
-    """The requested source rectangle lies outside the image."""
+class RegionOutOfRange(RenderError):
+    """The requested pixel region (a DICOMweb viewport's sx,sy,sw,sh) lies outside the image."""
 
 
 class SourceTooLarge(RenderError):
@@ -86,8 +86,3 @@ class NotAPresentationState(RenderError):
 
 class NotReferenced(RenderError):
     """The presentation state does not apply to the requested image (or frame)."""
-
-
-class PresentationOf(RenderError):
-    """The object asked for is a presentation state: the reason is the UID of the image it
-    references, which the router renders through it instead."""

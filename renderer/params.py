@@ -6,12 +6,14 @@ import enum
 import hashlib
 from dataclasses import dataclass
 
+from renderer.formats import OutputFormat
+
 # An encoded image: bytes where it is made; on the router, a read-only view of the one buffer
 # the worker's reply was received into (renderer.process.wire), never copied again.
 Encoded = bytes | memoryview
 
 
-Source = bytes | str  # the file's bytes, or a path a worker may read itself
+LocalSource = bytes | str  # the file's bytes, or a path a worker may read itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +29,7 @@ class HttpSource:
     authorization: str | None = None
 
 
-RenderSource = Source | HttpSource  # what a worker is sent: bytes, a path, or a URL
-
-
-class OutputFormat(enum.Enum):
-    JPEG = "jpeg"
-    PNG = "png"
-    GIF = "gif"
-    # Not pictures: what a non-image object is, returned as such (renderer.objects.kinds says
-    # which).
-    PDF = "pdf"  # an Encapsulated PDF's document
-    HTML = "html"  # a structured report, readable
-    MPEG = "mpeg"  # a video's stream, as stored
-    MP4 = "mp4"  # a video's stream in an MP4 container
-    DICOM = "dicom"  # the stored file in another transfer syntax
-
-    @property
-    def is_picture(self) -> bool:
-        return self in PICTURES
-
-
-PICTURES = frozenset((OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.GIF))
+RenderSource = LocalSource | HttpSource  # what a worker is sent: bytes, a path, or a URL
 
 
 class DefaultWindow(enum.Enum):
@@ -83,8 +65,9 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceBox:
-    """A source rectangle in pixels (PS3.18 8.3.5.1.3 viewport sx,sy,sw,sh), (0,0) top-left.
+class PixelRegion:
+    """A crop in pixels (PS3.18 8.3.5.1.3 viewport sx,sy,sw,sh), (0,0) top-left: what a
+    DICOMweb viewport asks instead of a WADO-URI region in fractions.
 
     None for a side means "to the image's edge"; a negative width or height flips the
     rendered image horizontally or vertically.
@@ -121,7 +104,7 @@ class RenderParams:
     rows: int | None = None  # the output box; None means "follow the other one / native"
     columns: int | None = None
     region: Region | None = None
-    source: SourceBox | None = None  # a pixel rectangle instead of `region`
+    pixel_region: PixelRegion | None = None  # a crop in pixels instead of `region`
     window: Window | None = None
     quality: int = 90
     animate: bool = False  # GIF: every frame of a multi-frame object, not just `frame`
@@ -150,15 +133,23 @@ def etag_for(data: Encoded) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowsImage:
+    """A worker's answer for a Grayscale Softcopy Presentation State asked for as an image: it
+    shows this image (the first it references), which the router renders through it."""
+
+    image_uid: str
+
+
+@dataclass(frozen=True, slots=True)
 class RenderResult:
     data: Encoded
     output: OutputFormat
     width: int
     height: int
-    source_rows: int
-    source_columns: int
+    stored_rows: int
+    stored_columns: int
     frames: int
-    pixel_aspect: float = 1.0  # a source pixel's height over its width, for the size arithmetic
+    pixel_aspect: float = 1.0  # a stored pixel's height over its width, for the size arithmetic
     # etag_for(data): computed here, in the worker that made the bytes, when not given; the
     # router is given the worker's and never hashes the bytes itself.
     etag: str = ""
@@ -170,3 +161,6 @@ class RenderResult:
     # Whether a render of it without a window in the request takes the default window (a
     # grayscale frame that stores none): the router keys such renders by the default too.
     default_window: bool = True
+
+
+Answer = RenderResult | ShowsImage  # what a worker answers a job with, besides a RenderError

@@ -18,18 +18,26 @@ from renderer.display.header import Header, describe
 from renderer.display.icc import apply_icc
 from renderer.display.overlay import burn
 from renderer.display.supplemental import apply_supplemental
-from renderer.errors import OutputTooLarge, PresentationOf, WouldIdentify
+from renderer.errors import OutputTooLarge, WouldIdentify
 from renderer.files import frames
 from renderer.files.anonymize import check_pixels
 from renderer.files.stored_file import StoredFile, fetched
-from renderer.objects.kinds import Kind, choose_output, kind_of
+from renderer.formats import Kind, OutputFormat, choose_output
+from renderer.objects.kinds import kind_of
 from renderer.objects.render import render_object
 from renderer.objects.transcode import transcode
 from renderer.output.animation import frame_delays
 from renderer.output.encode import encode, encode_gif
 from renderer.output.geometry import apply_flips, resize
 from renderer.output.layout import Plan, layout
-from renderer.params import Deidentify, OutputFormat, RenderParams, RenderResult, RenderSource
+from renderer.params import (
+    Answer,
+    Deidentify,
+    RenderParams,
+    RenderResult,
+    RenderSource,
+    ShowsImage,
+)
 from renderer.presented import render_presented
 
 
@@ -67,7 +75,9 @@ def render_frame(
     return apply_flips(resize(image, geometry.width, geometry.height), params)
 
 
-def render(source: RenderSource, params: RenderParams) -> RenderResult:
+def render(source: RenderSource, params: RenderParams) -> Answer:
+    """The render `params` ask of the stored file at `source`; for a presentation state asked
+    for as an image, which image it shows (the router then renders that image through it)."""
     if params.anonymize is not None:  # overlays (60xx) are the profile's to remove
         params = dataclasses.replace(params, overlays=False)
     if params.presentation is not None:  # WADO-URI presentationUID: a path of its own
@@ -77,7 +87,7 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
     # An animation renders every frame from the file; the cache holds single frames. (WADO-URI
     # asks every request without a frameNumber to animate: only a GIF does.) A de-identified
     # render neither reads nor fills it: its header is not the stored one.
-    gif_animation = params.animate and params.output is OutputFormat.GIF
+    gif_animation = params.animate and params.output.format.animated
     cacheable = (
         frames.CACHE.max_bytes
         and not gif_animation
@@ -99,12 +109,12 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         output = choose_output(kind, params.output, params.alternatives)
         if output is not params.output:  # the client's next choice
             params = dataclasses.replace(params, output=output, alternatives=())
-            gif_animation = params.animate and output is OutputFormat.GIF
-        if kind is Kind.NO_PIXELS:  # a presentation state shows its image (router.views)
+            gif_animation = params.animate and output.format.animated
+        if kind is Kind.NO_PIXELS:  # a presentation state shows its image (RenderService.render)
             # Named as stored (the router finds it by that UID), even when de-identifying.
             image_uid = referenced_image(file.stored_dataset())
             if image_uid is not None:
-                raise PresentationOf(image_uid)
+                return ShowsImage(image_uid)
         if kind is not Kind.IMAGE:
             return render_object(kind, file.dataset(), params)
         header = file.header(params.frame, params.max_pixels)
@@ -139,8 +149,8 @@ def render(source: RenderSource, params: RenderParams) -> RenderResult:
         output=params.output,
         width=geometry.width,
         height=geometry.height,
-        source_rows=info.rows,
-        source_columns=info.columns,
+        stored_rows=info.rows,
+        stored_columns=info.columns,
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
         default_window=info.photometric in GRAYSCALE and header.voi is None,

@@ -171,8 +171,8 @@ def render_presented(source: RenderSource, params: RenderParams) -> RenderResult
         output=params.output,
         width=out_width,
         height=out_height,
-        source_rows=info.rows,
-        source_columns=info.columns,
+        stored_rows=info.rows,
+        stored_columns=info.columns,
         frames=info.frames,
         pixel_aspect=info.pixel_aspect,
         # A fact of the image, not of the state: the router's keys of its plain renders use it.

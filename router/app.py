@@ -18,13 +18,13 @@ from router.auth import Access, AuthMode, auth_middleware
 from router.config import Config
 from router.cors import Cors
 from router.errors import error_middleware
-from router.keys import ACCESS, CONFIG, SENDING, SERVICE
-from router.metrics import METRICS, PROXY_ROUTE, Metrics, metrics_middleware, metrics_view
+from router.keys import ACCESS, CONFIG, METRICS, PLACE, PROXY, SENDING, SERVICE
+from router.metrics import PROXY_ROUTE, Metrics
+from router.place import Place
 from router.prewarm import Prewarmer
 from router.proxy import Proxy
 from router.sending import Sending
 from router.service import RenderService
-from router.slot import Slot
 from router.stores import Store
 from router.stores.folder import FolderStore
 from router.stores.orthanc import OrthancStore
@@ -44,10 +44,6 @@ SAMPLE_UID = "1.2.392.200036.9123.100.11.15002200303521616157144551003340153"
 def samples_dir() -> Path:
     """The sample DICOM files that ship inside the pydicom wheel: images with no set-up."""
     return Path(pydicom.__file__).parent / "data" / "test_files"
-
-
-PROXY = web.AppKey("proxy", Proxy)
-SLOT = web.AppKey("slot", Slot)
 
 
 async def open_store(config: Config, metrics: Metrics | None = None) -> Store:
@@ -92,14 +88,14 @@ def open_l2(config: Config) -> L2Cache | None:
 
 
 async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-    config, slot = app[CONFIG], app[SLOT]
+    config, place = app[CONFIG], app[PLACE]
     store = await open_store(config, app[METRICS])
     pool = RenderPool(
         config.workers,
         max_queue=config.max_queue,
         render_timeout=config.render_timeout,
         frame_cache_bytes=int(config.frame_cache_mb * 2**20),
-        numbering=(slot.first_worker, slot.total_workers),
+        numbering=(place.first_worker, place.total_workers),
     )
     l2 = open_l2(config)
     try:
@@ -138,16 +134,16 @@ async def proxy_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[PROXY].close()
 
 
-def create_app(config: Config, slot: Slot | None = None) -> web.Application:
-    """`slot`: which of several routers on one port this is (router.supervisor); alone if None.
-    `config` is then this router's share (Slot.config)."""
-    slot = slot or Slot(1, 1, 1, config.workers)
+def create_app(config: Config, place: Place | None = None) -> web.Application:
+    """`place`: which of several routers on one port this is (router.supervisor); alone if None.
+    `config` is then this router's share (Place.config)."""
+    place = place or Place(1, 1, 1, config.workers)
     if config.auth is AuthMode.AUTO:  # not settled by `wadofarm serve`: a Config from code
         config = exposure.settle(config)
-    metrics = Metrics(slot.metrics_dir)
+    metrics = Metrics(place.metrics_dir)
     cors = Cors(config.cors_origins) if config.cors_origins else None
     access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
-    middlewares: list[Middleware] = [metrics_middleware]  # outermost first
+    middlewares: list[Middleware] = [metrics.middleware()]  # outermost first
     if cors is not None:
         middlewares.append(cors.preflight)
     middlewares.append(error_middleware)
@@ -159,7 +155,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     # handler of wadofarm's own reads a body.
     app = web.Application(middlewares=middlewares, handler_args={"auto_decompress": False})
     app[CONFIG] = config
-    app[SLOT] = slot
+    app[PLACE] = place
     app[METRICS] = metrics
     app[ACCESS] = access
     sending = app[SENDING] = Sending(config.send_timeout, int(config.send_buffer_mb * 2**20))
@@ -174,9 +170,9 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
         app.on_response_prepare.append(cors.on_prepare)
     app.cleanup_ctx.append(service_ctx)
     app.cleanup_ctx.append(metrics.mirror_ctx)
-    router = str(slot.index) if slot.shared else None
+    router = str(place.index) if place.shared else None
     app.on_response_prepare.append(views.node_header(config.node, router))
-    if config.prewarm and slot.index == 1:  # one prewarmer per server, not one per router
+    if config.prewarm and place.index == 1:  # one prewarmer per server, not one per router
         app.cleanup_ctx.append(prewarm_ctx)
 
     app.router.add_get("/wado", views.wado)
@@ -184,7 +180,7 @@ def create_app(config: Config, slot: Slot | None = None) -> web.Application:
     dicomweb.add_routes(app)
     app.router.add_get("/healthz", views.healthz)
     app.router.add_get("/readyz", views.readyz)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", metrics.view)
     gallery.add_routes(app)
     paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
     if config.orthanc_url and config.proxy:

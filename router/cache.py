@@ -1,4 +1,4 @@
-"""The render cache: a byte-bounded LRU of encoded images, with coalescing of identical misses."""
+"""The render cache: a byte-bounded LRU of encoded renders, with coalescing of identical misses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from renderer.lru import LruStats, SizedLru
 from renderer.params import Encoded
@@ -29,7 +29,7 @@ class ImageFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class CachedImage:
+class CachedRender:
     body: Encoded
     media_type: str
     etag: str  # quoted, strong
@@ -72,15 +72,13 @@ class BoundedDict(Generic[K, V]):
         return len(self._data)
 
 
-class RenderCache(SizedLru[K, CachedImage]):
+class RenderCache(SizedLru[K, CachedRender]):
     def __init__(self, max_bytes: int) -> None:
         self.stats: CacheStats = CacheStats()
         super().__init__(max_bytes, self.stats)
-        self._inflight: dict[Hashable, asyncio.Future[CachedImage]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
 
-    async def coalesce(
-        self, key: Hashable, produce: Callable[[], Awaitable[CachedImage]]
-    ) -> CachedImage:
+    async def coalesce(self, key: Hashable, produce: Callable[[], Awaitable[V]]) -> V:
         """Run `produce` once for any number of concurrent callers with the same key.
 
         The producer runs in its own task, so one caller going away does not cancel the work
@@ -93,7 +91,7 @@ class RenderCache(SizedLru[K, CachedImage]):
         task = asyncio.ensure_future(produce())
         self._inflight[key] = task
 
-        def finished(done: asyncio.Future[CachedImage]) -> None:
+        def finished(done: asyncio.Future[V]) -> None:
             self._inflight.pop(key, None)
             if not done.cancelled():
                 done.exception()  # retrieved: no "never retrieved" warning if all waiters left

@@ -11,8 +11,8 @@ from typing import Any
 
 from router import exposure
 from router.config import BY_NAME, SPECS, Config, SettingError, Spec
+from router.place import Place
 from router.server import configure_logging, run_router
-from router.slot import Slot
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,24 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(
     args: argparse.Namespace,
     environ: Mapping[str, str] | None = None,
-    sources: dict[str, str] | None = None,
+    set_by: dict[str, str] | None = None,
 ) -> Config:
     """Each setting from its flag, else its variable (if not empty), else its default; a bad
-    value raises SettingError naming the flag or the variable it came from. `sources`, if
-    given, is filled with where each setting came from."""
+    value raises SettingError naming the flag or the variable it came from. `set_by`, if
+    given, is filled with what set each setting (its flag, its variable or "default")."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    sources = {} if sources is None else sources
-    sources.update({spec.name: "default" for spec in SPECS})
+    set_by = {} if set_by is None else set_by
+    set_by.update({spec.name: "default" for spec in SPECS})
     for spec in SPECS:
         given: object = getattr(args, spec.name)
-        source = spec.flag
+        where = spec.flag
         if given is None:
             text = environ.get(spec.env, "")
             if not text.strip():
                 continue
-            source = spec.env
-        sources[spec.name] = source
+            where = spec.env
+        set_by[spec.name] = where
         if given is None:
             given = [p for p in text.split(spec.setting.separator)] if spec.many else text
         try:
@@ -81,12 +81,12 @@ def config_from_args(
             spec.check(values[spec.name])
         except SettingError as error:
             shown = given if isinstance(given, str) else spec.setting.separator.join(given)  # type: ignore[arg-type]
-            raise SettingError(source, shown, error.allowed) from None
+            raise SettingError(where, shown, error.allowed) from None
     try:
         return Config(**values)  # type: ignore[arg-type]
     except SettingError as error:
-        source = sources[error.name]
-        name = BY_NAME[error.name].flag if source == "default" else source
+        where = set_by[error.name]
+        name = BY_NAME[error.name].flag if where == "default" else where
         raise SettingError(name, error.value, error.allowed) from None
 
 
@@ -144,7 +144,7 @@ def serve(config: Config) -> None:
     configure_logging(config)
     config = exposure.settle(config)  # --auth auto decided once, for every router
     if config.router_count == 1:  # one process, as before: no supervisor in between
-        run_router(config, Slot(1, 1, 1, config.workers))
+        run_router(config, Place(1, 1, 1, config.workers))
         return
     from router.supervisor import Supervisor  # several routers on one port
 
@@ -154,9 +154,9 @@ def serve(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        sources: dict[str, str] = {}
+        set_by: dict[str, str] = {}
         try:
-            config = config_from_args(args, sources=sources)
+            config = config_from_args(args, set_by=set_by)
             check_machine(config)
         except SettingError as error:
             print(f"wadofarm: {error}", file=sys.stderr)
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for spec in SPECS:
                 value = getattr(config, spec.name)
                 shown = "***" if spec.name == "orthanc_password" and value else spec.show(value)
-                print(f"{spec.name}={shown} ({sources[spec.name]})")
+                print(f"{spec.name}={shown} ({set_by[spec.name]})")
             return
         serve(config)
 

@@ -59,7 +59,7 @@ def setting(default: Any = None, help: str = "", **options: Any) -> Any:
     return field(default=default, metadata=meta)
 
 
-class WindowDefault(enum.Enum):
+class DefaultWindowSetting(enum.Enum):
     """--default-window: what a route windows with when neither the request nor the file says.
     `route` does as each route's Orthanc counterpart does; the others force one everywhere."""
 
@@ -70,13 +70,17 @@ class WindowDefault(enum.Enum):
     @property
     def wado(self) -> DefaultWindow:
         """For /wado: Orthanc's /wado takes width 2^BitsStored."""
-        return DefaultWindow.MINMAX if self is WindowDefault.MINMAX else DefaultWindow.ORTHANC
+        return (
+            DefaultWindow.MINMAX if self is DefaultWindowSetting.MINMAX else DefaultWindow.ORTHANC
+        )
 
     @property
     def rendered(self) -> DefaultWindow:
         """For DICOMweb rendered and thumbnail (and so the gallery): Orthanc's DICOMweb plugin
         stretches the frame's range ("whole dynamics", WadoRsRetrieveRendered.cpp)."""
-        return DefaultWindow.ORTHANC if self is WindowDefault.ORTHANC else DefaultWindow.MINMAX
+        return (
+            DefaultWindow.ORTHANC if self is DefaultWindowSetting.ORTHANC else DefaultWindow.MINMAX
+        )
 
 
 def _cpus() -> int:
@@ -218,8 +222,8 @@ class Config:
         metavar="M",
         minimum=0,
     )
-    default_window: WindowDefault = setting(
-        WindowDefault.ROUTE,
+    default_window: DefaultWindowSetting = setting(
+        DefaultWindowSetting.ROUTE,
         "window when none is given or stored: route = as each route's Orthanc counterpart "
         "(orthanc for /wado, minmax for DICOMweb rendered and thumbnail and so the gallery); "
         "orthanc = width 2^BitsStored (or 2^bits of a Modality LUT's entries; as Orthanc's "

@@ -72,10 +72,9 @@ RENDER_STATUS: dict[type[render_errors.RenderError], int] = {
     render_errors.ImageTooLarge: 415,
     render_errors.FrameOutOfRange: 400,
     render_errors.OutputTooLarge: 400,
-    render_errors.SourceOutOfRange: 400,
+    render_errors.RegionOutOfRange: 400,
     render_errors.NotAPresentationState: 400,
     render_errors.NotReferenced: 400,
-    render_errors.PresentationOf: 500,  # handled by the DICOMweb route; never shown
     render_errors.WorkerCrashed: 502,
     render_errors.RenderTimeout: 504,
     render_errors.PoolOverloaded: 503,

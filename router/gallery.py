@@ -15,7 +15,7 @@ from aiohttp import web
 from router.keys import CONFIG, SERVICE
 from router.stores import SeriesSummary
 from router.uid import check_uid
-from router.wado_uri import parse_int
+from router.values import parse_int
 
 STATIC = Path(__file__).parent / "static"
 MAX_STUDIES = 1000

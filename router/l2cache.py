@@ -22,8 +22,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from renderer.params import Region, SourceBox, Window
-from router.cache import CachedImage, ImageFacts
+from renderer.params import PixelRegion, Region, Window
+from router.cache import CachedRender, ImageFacts
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ _HEADER_LENGTH = struct.Struct(">I")
 
 @dataclass(frozen=True, slots=True)
 class L2Entry:
-    """A render as Redis holds it: the image, and what normalises later keys."""
+    """A render as Redis holds it, and what normalises later keys."""
 
-    image: CachedImage
+    render: CachedRender
     facts: ImageFacts
 
 
@@ -66,7 +66,7 @@ def _canonical(value: object) -> object:
         return ["w", value.center, value.width, value.function.value]
     if isinstance(value, Region):
         return ["r", value.xmin, value.ymin, value.xmax, value.ymax]
-    if isinstance(value, SourceBox):
+    if isinstance(value, PixelRegion):
         return ["s", value.x, value.y, value.width, value.height]
     if isinstance(value, str | int | float | None):
         return value
@@ -92,24 +92,24 @@ def stable_key(key: Hashable, namespace: str) -> bytes:
 
 
 def encode_entry(entry: L2Entry) -> bytes:
-    image, f = entry.image, entry.facts
+    render, f = entry.render, entry.facts
     header = orjson.dumps(
         {
-            "t": image.media_type,
-            "e": image.etag,
-            "w": image.width,
-            "h": image.height,
+            "t": render.media_type,
+            "e": render.etag,
+            "w": render.width,
+            "h": render.height,
             "s": [f.rows, f.columns, f.pixel_aspect, f.default_window],
         }
     )
-    return _HEADER_LENGTH.pack(len(header)) + header + image.body
+    return _HEADER_LENGTH.pack(len(header)) + header + render.body
 
 
 def decode_entry(value: bytes) -> L2Entry:
     (length,) = _HEADER_LENGTH.unpack_from(value)
     start = _HEADER_LENGTH.size
     header = orjson.loads(value[start : start + length])
-    image = CachedImage(
+    render = CachedRender(
         body=value[start + length :],
         media_type=header["t"],
         etag=header["e"],
@@ -119,7 +119,7 @@ def decode_entry(value: bytes) -> L2Entry:
     # Entries from older nodes lack the aspect, or whether the default window counts (then it
     # is taken to count: such an entry is never shared across routes).
     rows, columns, aspect, default_window, *_ = [*header["s"], 1.0, True][:4]
-    return L2Entry(image, ImageFacts(rows, columns, aspect, default_window))
+    return L2Entry(render, ImageFacts(rows, columns, aspect, default_window))
 
 
 class L2Cache:
@@ -176,19 +176,19 @@ class L2Cache:
     def put(
         self,
         render_keys: Iterable[Hashable],
-        image: CachedImage,
+        render: CachedRender,
         facts: ImageFacts,
     ) -> None:
         """Store in the background under every key given (the request's own key and the
         normalised one can differ on a node that had not seen the instance before): the
         response does not wait for Redis."""
-        if len(image.body) > MAX_VALUE_BYTES or not self._may_call():
+        if len(render.body) > MAX_VALUE_BYTES or not self._may_call():
             return
         if len(self._writes) >= MAX_PENDING_WRITES:
             self.stats.dropped += 1
             return
         keys = {self.key(k) for k in render_keys}
-        task = asyncio.ensure_future(self._write(keys, encode_entry(L2Entry(image, facts))))
+        task = asyncio.ensure_future(self._write(keys, encode_entry(L2Entry(render, facts))))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 

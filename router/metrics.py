@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -91,6 +92,31 @@ class Metrics:
         if timer is None:
             timer = self._timed[route] = self.latency.labels(route)
         timer.observe(seconds)
+
+    def middleware(self) -> Middleware:
+        """Count and time every request, errors included (the outermost middleware)."""
+
+        @web.middleware
+        async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+            started = time.monotonic()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                seconds = time.monotonic() - started
+                self.answered(route_label(request), request.method, status, seconds)
+
+        return measure
+
+    async def view(self, request: web.Request) -> web.Response:
+        """GET /metrics."""
+        body = self.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def observe_upstream(self, operation: str, seconds: float, error: str | None) -> None:
         self.upstream_latency.labels(operation).observe(seconds)
@@ -245,9 +271,6 @@ class _SnapshotCollector(Collector):
         return iter(())
 
 
-METRICS = web.AppKey("metrics", Metrics)
-
-
 def route_label(request: web.Request) -> str:
     """The route's pattern, never the raw path: label values stay few."""
     info = request.match_info
@@ -257,26 +280,3 @@ def route_label(request: web.Request) -> str:
     if route_name == PROXY_ROUTE:
         return PROXY_ROUTE
     return info.route.resource.canonical
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.monotonic()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        request.app[METRICS].answered(
-            route_label(request), request.method, status, time.monotonic() - started
-        )
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    """GET /metrics."""
-    body = request.app[METRICS].exposition()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from router.cache import CachedImage
+from router.cache import CachedRender
 
 
-def related(parts: Sequence[CachedImage]) -> tuple[bytes, str, str]:
+def related(parts: Sequence[CachedRender]) -> tuple[bytes, str, str]:
     """The body, its Content-Type and a strong ETag. The boundary is derived from the parts'
     ETags, so the same frames give the same bytes (and ETag) every time; it is hex, which no
     JPEG, PNG or GIF part needs to avoid by luck: a collision is checked, not assumed away."""

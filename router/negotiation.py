@@ -1,4 +1,5 @@
-"""Media-type lists with q-values (RFC 9110 12.5.1), as in `contentType` and `Accept`."""
+"""Media-type lists with q-values (RFC 9110 12.5.1), as in `contentType` and `Accept`, and the
+output formats (renderer.formats) each kind of route offers in answer."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from renderer.formats import FORMATS, OutputFormat
 from router.errors import InvalidRequest
+
+ALIASES = {"image/jpg": "image/jpeg"}  # what Orthanc's plugin defaults to
+# What each kind of route offers, in the table's order (the first is the default):
+EVERY_FORMAT = tuple(FORMATS)  # WADO-URI: the stored file too
+RENDERINGS = tuple(o for o, f in FORMATS.items() if not f.stored_file)  # DICOMweb rendered
+PICTURES = tuple(o for o, f in FORMATS.items() if f.picture)  # thumbnails, a part per frame
+_BY_MEDIA_TYPE = {f.media_type: o for o, f in FORMATS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +84,22 @@ def _ranked(
             continue
         scored.append(((-specific.q, specific.position, rank), media))
     return tuple(media for _, media in sorted(scored))
+
+
+def acceptable(value: str | None, offered: tuple[OutputFormat, ...]) -> tuple[OutputFormat, ...]:
+    """The offered formats a contentType or Accept list accepts, the preferred first (see
+    ranked); absent or blank means the first offered; empty if none is acceptable."""
+    if value is None or not value.strip():
+        return offered[:1]
+    return _acceptable(value, offered)
+
+
+@functools.lru_cache(maxsize=1024)
+def _acceptable(value: str, offered: tuple[OutputFormat, ...]) -> tuple[OutputFormat, ...]:
+    types = ranked(value, (FORMATS[output].media_type for output in offered), ALIASES)
+    return tuple(_BY_MEDIA_TYPE[media] for media in types)
+
+
+def media_types(offered: tuple[OutputFormat, ...]) -> str:
+    """The offered formats' media types, for a 406 that says what there is."""
+    return ", ".join(FORMATS[output].media_type for output in offered)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer.errors import RenderError
-from router.dicomweb import render_params
+from router.dicomweb import thumbnail_params
 from router.errors import WadoError
-from router.rendered_query import RenderedQuery
 from router.service import RenderService
 from router.stores import middle
 from router.stores.orthanc import ORTHANC_ID, OrthancStore
@@ -109,17 +108,17 @@ class Prewarmer:
         instances = await self.store.instances(study_uid, series_uid)
         first = middle(instances)  # the series thumbnail
         ordered = [first, *(i for i in instances if i is not first)]
-        params = render_params(self.service, RenderedQuery(), None, thumbnail=True)
+        params = thumbnail_params(self.service)
         for summary in ordered:
             await self._until_idle()
             instance = await self.store.locate(summary.object_uid, study_uid, series_uid)
             try:
-                _, source = await self.service.shown(instance, params)
+                _, cache_status = await self.service.render(instance, params)
             except RenderError as exc:  # an undecodable instance: a viewer will see why
                 self.stats.errors += 1
                 logger.info("prewarm: %s not rendered: %s", summary.object_uid, exc)
                 continue
-            if source == "render":
+            if cache_status == "render":
                 self.stats.renders += 1
         self.stats.series += 1
         logger.info("prewarm: %d thumbnails of series %s are cached", len(ordered), series_uid)

@@ -1,7 +1,7 @@
 """One router process: the aiohttp app on uvloop, on its port, until SIGTERM or SIGINT.
 
 With several routers each binds the port with SO_REUSEPORT, so the kernel spreads new
-connections among them, and drives its own share of the render workers (router.slot)."""
+connections among them, and drives its own share of the render workers (router.place)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from setproctitle import setproctitle
 from router.access_log import FORMATS, access_logger
 from router.app import create_app
 from router.config import Config
-from router.slot import Slot
+from router.place import Place
 
 logger = logging.getLogger(__name__)
 
@@ -33,22 +33,22 @@ def configure_logging(config: Config) -> None:
     )
 
 
-def run_router(config: Config, slot: Slot) -> None:
-    """Serve until told to stop; `config` is the whole server's, the slot says which share."""
-    setproctitle(slot.title)
-    if slot.shared:
+def run_router(config: Config, place: Place) -> None:
+    """Serve until told to stop; `config` is the whole server's, the place says which share."""
+    setproctitle(place.title)
+    if place.shared:
         # Its own process group: Ctrl+C in a terminal reaches the supervisor only, which then
         # stops every router once (a second signal would cut a router's drain short).
         os.setpgrp()
         configure_logging(config)  # a spawned process starts with none
-    app = create_app(slot.config(config), slot)
-    if slot.shared:
+    app = create_app(place.config(config), place)
+    if place.shared:
         app.cleanup_ctx.append(_supervised(os.getppid()))
 
     def started(*_: object) -> None:
         logging.getLogger("wadofarm").info(
             "%s serving on http://%s:%d/ (gallery), /wado and /dicom-web",
-            slot.title.removeprefix("wadofarm: "),
+            place.title.removeprefix("wadofarm: "),
             config.host,
             config.port,
         )
@@ -57,7 +57,7 @@ def run_router(config: Config, slot: Slot) -> None:
         app,
         host=config.host,
         port=config.port,
-        reuse_port=slot.shared or None,
+        reuse_port=place.shared or None,
         loop=uvloop.new_event_loop(),
         access_log=access_logger() if config.access_log else None,
         access_log_class=FORMATS[config.log_format],

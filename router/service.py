@@ -1,62 +1,45 @@
-"""From a located instance and a parsed request to an encoded image: the render cache in front
-of the store and the render pool. Shared by every image route."""
+"""From a located instance and the render parameters to the encoded render: the render caches
+in front of the store and the render pool. Shared by every route that renders."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import (
-    NotDicom,
-    PresentationOf,
-    RenderError,
-    SourceMissing,
-    UnsupportedImage,
-)
+from renderer.errors import NotDicom, RenderError, SourceMissing, UnsupportedImage
+from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
 from renderer.params import (
     Deidentify,
-    OutputFormat,
+    PixelRegion,
     PresentationRef,
     Region,
     RenderParams,
-    RenderResult,
-    SourceBox,
+    ShowsImage,
 )
 from renderer.process.pool import RenderPool
-from router.cache import BoundedDict, CachedImage, ImageFacts, RenderCache
+from router.cache import BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import Quarantine
 from router.stores import Instance, Store
 
-if TYPE_CHECKING:  # the redis extra is optional; only a service built with --redis-url has one
+if TYPE_CHECKING:
+    from router.auth import Access
+
+    # The redis extra is optional; only a service built with --redis-url has one.
     from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
-
-MEDIA_TYPES = {
-    OutputFormat.JPEG: "image/jpeg",
-    OutputFormat.PNG: "image/png",
-    OutputFormat.GIF: "image/gif",
-    OutputFormat.PDF: "application/pdf",
-    OutputFormat.HTML: "text/html",
-    OutputFormat.MPEG: "video/mpeg",
-    OutputFormat.MP4: "video/mp4",
-    OutputFormat.DICOM: "application/dicom",
-}
-# Too big to keep, or (a transcoded file) asked for once: never cached.
-STREAMS = (OutputFormat.MPEG, OutputFormat.MP4, OutputFormat.DICOM)
 
 
 def media_type(output: OutputFormat, params: RenderParams) -> str:
     """The Content-Type of what the render made (the request's first choice, or the first
     alternative the object offers): text states its charset."""
-    if output is OutputFormat.HTML:
-        return f"{MEDIA_TYPES[output]}; charset={params.charset}"
-    return MEDIA_TYPES[output]
+    row = FORMATS[output]
+    return f"{row.media_type}; charset={params.charset}" if row.text else row.media_type
 
 
 @functools.lru_cache(maxsize=4096)
@@ -65,15 +48,15 @@ def _geometry(
     rows: int | None,
     columns: int | None,
     region: Region | None,
-    source: SourceBox | None,
+    pixel_region: PixelRegion | None,
 ) -> Hashable:
     """The crop, output size and flips of a render_key; remembered, as a viewer asks for the
     same few sizes of images of the same few sizes."""
-    params = RenderParams(rows=rows, columns=columns, region=region, source=source)
+    params = RenderParams(rows=rows, columns=columns, region=region, pixel_region=pixel_region)
     try:
         p = layout(size[0], size[1], params, size[2])
     except RenderError:  # a viewport outside the image: the render will say so
-        return ("raw", rows, columns, region, source)
+        return ("raw", rows, columns, region, pixel_region)
     return (p.x0, p.y0, p.x1, p.y1, p.width, p.height, flips(params))
 
 
@@ -82,23 +65,30 @@ def render_key(object_uid: str, params: RenderParams, facts: ImageFacts | None) 
     the crop and the output size replace rows/columns/region/viewport, so every URL for the
     same pixels shares one entry (a WADO-URI region and a DICOMweb viewport included), and the
     default window counts only for an image that takes it (a grayscale one storing no window:
-    /wado and DICOMweb differ there, see WindowDefault)."""
-    quality = params.quality if params.output is OutputFormat.JPEG else 0
+    /wado and DICOMweb differ there, see DefaultWindowSetting)."""
+    output = FORMATS[params.output]
+    quality = params.quality if output.lossy else 0
     state = params.presentation.uid if params.presentation is not None else None
     window: Hashable = params.window
     if window is None and (facts is None or facts.default_window):
         window = params.default_window
     if facts is None or state is not None:  # a state's own geometry: the request as given
-        geometry: Hashable = ("raw", params.rows, params.columns, params.region, params.source)
+        geometry: Hashable = (
+            "raw",
+            params.rows,
+            params.columns,
+            params.region,
+            params.pixel_region,
+        )
     else:
         size = (facts.rows, facts.columns, facts.pixel_aspect)
-        geometry = _geometry(size, params.rows, params.columns, params.region, params.source)
-    animate = params.animate and params.output is OutputFormat.GIF
+        geometry = _geometry(size, params.rows, params.columns, params.region, params.pixel_region)
+    animate = params.animate and output.animated
     frame = None if animate else params.frame
-    charset = params.charset if params.output is OutputFormat.HTML else None
-    syntax = params.transfer_syntax if params.output is OutputFormat.DICOM else None
+    charset = params.charset if output.text else None
+    syntax = params.transfer_syntax if output.stored_file else None
     # A document asked first may come back as the next choice: what else was accepted counts.
-    fallbacks = () if params.output.is_picture else params.alternatives
+    fallbacks = () if output.picture else params.alternatives
     return (
         object_uid,
         frame,
@@ -126,7 +116,7 @@ class RenderService:
         self.l2 = l2
         self.cache: RenderCache[Hashable] = RenderCache(int(config.cache_mb * 2**20))
         self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
-        # A presentation state's UID -> the image it shows (learnt from a worker, router.views).
+        # A presentation state's UID -> the image it shows (a worker's answer, see render).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
         self.quarantine = Quarantine(config.quarantine_seconds)
         # The server's own render settings, made once: each request replaces its own fields.
@@ -145,35 +135,50 @@ class RenderService:
             keep_burned_in=config.anonymize_keeps_burned_in,
         )
 
-    async def shown(
+    async def render(
         self,
         instance: Instance,
         params: RenderParams,
-        authorize: Callable[[Instance], Awaitable[None]] | None = None,
-    ) -> tuple[CachedImage, str]:
-        """`image`, except that a Grayscale Softcopy Presentation State asked for as an image
-        shows the (first) image it references, rendered through it: the worker, which reads
-        the state, names that image once (PresentationOf), then it is remembered, so the
-        state's own URL costs no extra worker trip. `authorize` checks the client may read
-        that image too (router.auth)."""
-        image_uid = self.followed.get(instance.object_uid)
-        if image_uid is None:
-            try:
-                return await self.image(instance, params)
-            except PresentationOf as named:
-                image_uid = named.reason
+        *,
+        state: Instance | None = None,
+        access: Access | None = None,
+    ) -> tuple[CachedRender, str]:
+        """The render of `instance`, through presentation state `state` when one is asked for
+        (WADO-URI presentationUID). A Grayscale Softcopy Presentation State asked for as an
+        image shows the (first) image it references, rendered through it: the worker that
+        reads the state answers which image that is (ShowsImage), remembered so that the
+        state's own URL costs no second worker trip. `access` checks that the client may read
+        the other instance too, the state or its image (router.auth); the prewarmer has no
+        client."""
+        if state is not None:
+            unchecked = state  # the route checked the image
+        else:
+            image_uid = self.followed.get(instance.object_uid)
+            if image_uid is None:
+                answer = await self._cached_or_rendered(instance, params)
+                if not isinstance(answer, ShowsImage):
+                    return answer
+                image_uid = answer.image_uid
                 self.followed.put(instance.object_uid, image_uid)
-        image = await self.store.locate(image_uid, None, None)
-        if authorize is not None:
-            await authorize(image)
+            state, instance = instance, await self.store.locate(image_uid, None, None)
+            unchecked = instance  # the route checked the state
+        if access is not None:
+            await access.authorize(self.store, unchecked)
         ref = PresentationRef(
-            instance.object_uid, image.object_uid, await self.store.render_source(instance)
+            state.object_uid, instance.object_uid, await self.store.render_source(state)
         )
-        return await self.image(image, dataclasses.replace(params, presentation=ref, animate=False))
+        answer = await self._cached_or_rendered(
+            instance, dataclasses.replace(params, presentation=ref, animate=False)
+        )
+        assert not isinstance(answer, ShowsImage)  # rendered through a state: an image
+        return answer
 
-    async def image(self, instance: Instance, params: RenderParams) -> tuple[CachedImage, str]:
-        """The image and where it came from: "L1" (this process's cache), "L2" (the shared
-        Redis cache) or "render"."""
+    async def _cached_or_rendered(
+        self, instance: Instance, params: RenderParams
+    ) -> tuple[CachedRender, str] | ShowsImage:
+        """The render and its cache status: "L1" (this process's cache), "L2" (the shared Redis
+        cache) or "render" (a worker's, now); or, for a presentation state asked for as an
+        image, which image it shows (see render)."""
         key = render_key(instance.object_uid, params, self._facts.get(instance.object_uid))
         hit = self.cache.get(key)
         if hit is not None:
@@ -183,19 +188,19 @@ class RenderService:
             if shared is not None:
                 self._facts.put(instance.object_uid, shared.facts)
                 normalised = render_key(instance.object_uid, params, shared.facts)
-                self.cache.put(normalised, shared.image)
-                return shared.image, "L2"
-        rendered = await self.cache.coalesce(key, lambda: self._render(instance, params, key))
-        return rendered, "render"
+                self.cache.put(normalised, shared.render)
+                return shared.render, "L2"
+        rendered = await self.cache.coalesce(key, lambda: self._from_worker(instance, params, key))
+        return rendered if isinstance(rendered, ShowsImage) else (rendered, "render")
 
-    async def _render(
+    async def _from_worker(
         self, instance: Instance, params: RenderParams, asked: Hashable
-    ) -> CachedImage:
+    ) -> CachedRender | ShowsImage:
         self.quarantine.check(instance.object_uid)
         while True:
             source = await self.store.render_source(instance)
             try:
-                result: RenderResult = await self.pool.render(source, params)
+                answer = await self.pool.render(source, params)
                 break
             except SourceMissing:
                 self.store.forget(instance)
@@ -208,9 +213,12 @@ class RenderService:
             except RenderError as error:
                 self.quarantine.add(instance.object_uid, error)
                 raise
+        if isinstance(answer, ShowsImage):
+            return answer
+        result = answer
         facts = ImageFacts(
-            result.source_rows,
-            result.source_columns,
+            result.stored_rows,
+            result.stored_columns,
             result.pixel_aspect,
             result.default_window,
         )
@@ -218,14 +226,14 @@ class RenderService:
         # from what other requests see.
         if result.output.is_picture and params.anonymize is None:
             self._facts.put(instance.object_uid, facts)
-        entry = CachedImage(
+        entry = CachedRender(
             body=result.data,
             media_type=media_type(result.output, params),
             etag=result.etag,  # hashed by the worker: the router never reads the bytes
             width=result.width,
             height=result.height,
         )
-        if result.output in STREAMS:
+        if not FORMATS[result.output].cached:  # too big to keep, or asked for once
             return entry
         key = render_key(instance.object_uid, params, facts)
         self.cache.put(key, entry)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from setproctitle import setproctitle
 
 from router.config import Config
+from router.place import TITLE, Place, places
 from router.server import SHUTDOWN_TIMEOUT, run_router
-from router.slot import TITLE, Slot, slots
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ STOP_GRACE = SHUTDOWN_TIMEOUT + 15.0
 
 @dataclass(slots=True)
 class _Router:
-    slot: Slot
+    place: Place
     process: multiprocessing.process.BaseProcess | None = None
     started: float = 0.0
     delay: float = 0.0  # before the next start, after quick deaths
@@ -85,7 +85,7 @@ class Supervisor:
         for sig in HANDLED_SIGNALS:
             signal.signal(sig, self._signalled)
         try:
-            self.routers = [_Router(slot) for slot in slots(config, metrics_dir)]
+            self.routers = [_Router(place) for place in places(config, metrics_dir)]
             logger.info(
                 "supervisor (pid %d) starting %d routers on port %d, %d render workers",
                 os.getpid(),
@@ -111,8 +111,8 @@ class Supervisor:
     def _start(self, config: Config, router: _Router) -> None:
         process = MP_CONTEXT.Process(
             target=run_router,
-            args=(config, router.slot),
-            name=f"router {router.slot.index}",
+            args=(config, router.place),
+            name=f"router {router.place.index}",
             daemon=False,  # a router has children of its own: its render workers
         )
         process.start()
@@ -137,7 +137,7 @@ class Supervisor:
                 router.process = None
                 logger.error(
                     "%s (pid %s) died after %.1f s, exit code %s; starting another in %.1f s",
-                    router.slot.title.removeprefix(TITLE),
+                    router.place.title.removeprefix(TITLE),
                     process.pid,
                     lived,
                     process.exitcode,

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from aiohttp import web
 
-from renderer.params import PresentationRef, RenderParams
+from renderer.formats import FORMATS, OutputFormat
+from renderer.params import RenderParams
 from router import sending, wado_uri
-from router.cache import CachedImage
+from router.cache import CachedRender
 from router.errors import Forbidden, NotFound
 from router.keys import ACCESS, CONFIG, SENDING, SERVICE
+from router.render_request import render_params
 from router.stores import Download, Instance
+
+STORED_FILE = FORMATS[OutputFormat.DICOM].media_type
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -24,30 +27,27 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
-def image_response(
-    request: web.Request, image: CachedImage, source: str, vary: bool = False
+def render_response(
+    request: web.Request, render: CachedRender, cache_status: str
 ) -> web.StreamResponse:
-    """The image, or a 304 when the client has it; `vary`: the answer depends on Accept."""
     headers = {
-        "ETag": image.etag,
+        "ETag": render.etag,
         "Cache-Control": request.app[CONFIG].cache_control,
         # L1: this node's cache; L2: the cache shared through Redis; render: rendered now
-        "X-Wadofarm-Cache": source,
+        "X-Wadofarm-Cache": cache_status,
     }
-    if vary:
-        headers["Vary"] = "Accept"
-    if etag_matches(request.headers.get("If-None-Match"), image.etag):
+    if etag_matches(request.headers.get("If-None-Match"), render.etag):
         return web.Response(status=304, headers=headers)
     # As a header: aiohttp's content_type argument refuses a charset parameter (text/html).
-    headers["Content-Type"] = image.media_type
-    return sending.answer(image.body, request.app[SENDING], headers=headers)
+    headers["Content-Type"] = render.media_type
+    return sending.answer(render.body, request.app[SENDING], headers=headers)
 
 
 async def send_file(request: web.Request, download: Download) -> web.StreamResponse:
     """The stored file as it comes from the store, a chunk at a time: a 1 GB object costs the
     router a chunk of memory per client, not a gigabyte."""
     try:
-        response = web.StreamResponse(headers={"Content-Type": wado_uri.DICOM})
+        response = web.StreamResponse(headers={"Content-Type": STORED_FILE})
         if download.size is not None:
             response.content_length = download.size
         await response.prepare(request)
@@ -68,40 +68,38 @@ async def wado(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
     await request.app[ACCESS].authorize(service.store, instance)  # before any cache
-    if query.anonymize and not request.app[CONFIG].allow_anonymize:
+    if query.render.anonymize and not request.app[CONFIG].allow_anonymize:
         # PS3.18 8.2.10: a server may refuse to de-identify, and says so.
         raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
-    if query.media_type == wado_uri.DICOM and not (query.transfer_syntax or query.anonymize):
+    if query.stored_file:
         return await send_file(request, await service.store.download(instance))
-    params = wado_uri.render_params(query, service.defaults, service.deidentify)
-    if query.presentation_uid is not None:
-        params = await presentation(request, query, instance, params)
-    image, source = await render_image(request, instance, params)
-    return image_response(request, image, source)
+    params = render_params(query.render, query.frame, service.defaults, service.deidentify)
+    state = await presentation_state(request, query) if query.presentation_uid else None
+    render, cache_status = await render_instance(request, instance, params, state)
+    return render_response(request, render, cache_status)
 
 
-async def render_image(
-    request: web.Request, instance: Instance, params: RenderParams
-) -> tuple[CachedImage, str]:
-    """The render of an instance, a presentation state's being its image's (RenderService.shown),
-    each instance checked against the client's access."""
+async def render_instance(
+    request: web.Request,
+    instance: Instance,
+    params: RenderParams,
+    state: Instance | None = None,
+) -> tuple[CachedRender, str]:
+    """The render of an instance, through presentation state `state` if one is asked for, for
+    this request's client (RenderService.render), and its cache status."""
     service = request.app[SERVICE]
-    access = request.app[ACCESS]
-    return await service.shown(
-        instance, params, lambda image: access.authorize(service.store, image)
-    )
+    return await service.render(instance, params, state=state, access=request.app[ACCESS])
 
 
-async def presentation(
-    request: web.Request, query: wado_uri.WadoRequest, image: Instance, params: RenderParams
-) -> RenderParams:
-    """The render through presentation state `presentationUID`: the state is found in the
-    store like any instance (404 when it is not there) and read by the worker, which checks
-    that it is one and that it references the image (400 otherwise)."""
+async def presentation_state(request: web.Request, query: wado_uri.WadoRequest) -> Instance:
+    """Presentation state `presentationUID`, found in the store like any instance (404 when it
+    is not there); the worker reads it and checks that it is one and that it references the
+    image (400 otherwise)."""
     assert query.presentation_uid is not None
-    store = request.app[SERVICE].store
     try:
-        state = await store.locate(query.presentation_uid, None, query.presentation_series_uid)
+        return await request.app[SERVICE].store.locate(
+            query.presentation_uid, None, query.presentation_series_uid
+        )
     except NotFound:
         raise NotFound(
             f"presentation state {query.presentation_uid} not found"
@@ -111,9 +109,6 @@ async def presentation(
                 else ""
             )
         ) from None
-    await request.app[ACCESS].authorize(store, state)
-    ref = PresentationRef(state.object_uid, image.object_uid, await store.render_source(state))
-    return replace(params, presentation=ref, animate=False)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -29,7 +29,7 @@ from pydicom.uid import UID, RLELossless
 from renderer.decoding.elements import Elements
 from renderer.decoding.stored import StoredFormat, stored_format
 from renderer.errors import FrameOutOfRange, ImageTooLarge, NotDicom, UnsupportedImage
-from renderer.params import Source
+from renderer.params import LocalSource
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class ImageInfo:
         )
 
 
-def read_dataset(source: Source) -> Dataset:
+def read_dataset(source: LocalSource) -> Dataset:
     """Parse a whole DICOM file; a missing preamble is tolerated (some writers omit it)."""
     if isinstance(source, str):
         try:

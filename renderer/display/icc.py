@@ -20,9 +20,9 @@ logger = logging.getLogger(__name__)
 def to_srgb(profile: bytes) -> ImageCms.ImageCmsTransform | None:
     """The transform from `profile` to sRGB, None when the profile is unusable."""
     try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        device = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         return ImageCms.buildTransform(
-            source, ImageCms.createProfile("sRGB"), "RGB", "RGB", ImageCms.Intent.PERCEPTUAL
+            device, ImageCms.createProfile("sRGB"), "RGB", "RGB", ImageCms.Intent.PERCEPTUAL
         )
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
         logger.warning("ignoring an unusable ICC profile: %s", exc)

@@ -1,6 +1,6 @@
 """A stored file, read once for a render: the lean reader's view when the file is plain
-(renderer.decoding.part10), pydicom's Dataset otherwise, and one frame's cells from the cheapest
-source: a view of native pixel data, a reduced-resolution decode, or pydicom's decoders."""
+(renderer.decoding.part10), pydicom's Dataset otherwise, and one frame's cells the cheapest
+way: a view of native pixel data, a reduced-resolution decode, or pydicom's decoders."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from renderer.files.anonymize import anonymize, check_size
 from renderer.files.http_client import fetch
 from renderer.files.local_file import read_nofollow
 from renderer.output.layout import Plan
-from renderer.params import Deidentify, HttpSource, RenderSource, Source
+from renderer.params import Deidentify, HttpSource, LocalSource, RenderSource
 
 logger = logging.getLogger(__name__)
 
 WHOLE = (slice(None), slice(None))
 
 
-def fetched(source: RenderSource, anonymize: Deidentify | None = None) -> Source:
+def fetched(source: RenderSource, anonymize: Deidentify | None = None) -> LocalSource:
     """What a worker was sent, with a URL fetched; de-identifying, an object over its size
     limit is refused before its bytes are read (renderer.anonymize.check_size)."""
     if not isinstance(source, HttpSource):
@@ -39,7 +39,7 @@ def _size_check(policy: Deidentify) -> functools.partial[None]:
 
 
 class StoredFile:
-    def __init__(self, source: Source, anonymize: Deidentify | None = None) -> None:
+    def __init__(self, source: LocalSource, anonymize: Deidentify | None = None) -> None:
         self._source = source
         self._anonymize = anonymize  # de-identify the dataset as soon as it is parsed
         self._dataset: Dataset | None = None

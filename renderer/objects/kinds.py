@@ -9,57 +9,20 @@ refused, so that a broken image never hides behind a placeholder.
 
 from __future__ import annotations
 
-import enum
 import re
 
 from pydicom.dataset import Dataset
 from pydicom.uid import MPEGTransferSyntaxes
 
 from renderer.decoding.decode import PIXEL_DATA_TAGS
-from renderer.errors import NotDicom, NotOffered
-from renderer.params import OutputFormat
+from renderer.errors import NotDicom
+from renderer.formats import Kind
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 UID_FORM = re.compile(r"[0-9]+(\.[0-9]+){1,63}")  # PS3.5 9.1, at most 64 characters
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ELEMENT_HEADER = 8  # the shortest tag-and-length of an element (PS3.5 7.1.2)
 SR_PREFIX = "1.2.840.10008.5.1.4.1.1.88."  # the SR family, Key Object Selection included
-
-
-class Kind(enum.Enum):
-    IMAGE = "image"
-    PDF = "pdf"
-    REPORT = "report"  # a Structured Report or Key Object Selection document
-    VIDEO = "video"
-    NO_PIXELS = "no pixels"  # waveforms, RT objects, header-only instances: a placeholder
-
-
-# What each kind of object is offered as besides pictures, and what that form is called.
-DOCUMENTS: dict[OutputFormat, tuple[frozenset[Kind], str]] = {
-    OutputFormat.PDF: (frozenset((Kind.PDF,)), "a PDF document (Encapsulated PDF only)"),
-    OutputFormat.HTML: (frozenset((Kind.REPORT,)), "an HTML rendering (structured reports only)"),
-    OutputFormat.MPEG: (frozenset((Kind.VIDEO,)), "a video stream (video objects only)"),
-    OutputFormat.MP4: (frozenset((Kind.VIDEO,)), "an MP4 video (video objects only)"),
-    OutputFormat.DICOM: (frozenset(Kind), "the DICOM file"),
-}
-
-
-def offers(kind: Kind, output: OutputFormat) -> bool:
-    """Every object has a picture; the other forms only the objects that hold them."""
-    return output.is_picture or kind in DOCUMENTS[output][0]
-
-
-def choose_output(
-    kind: Kind, output: OutputFormat, alternatives: tuple[OutputFormat, ...] = ()
-) -> OutputFormat:
-    """The first of `output` and its alternatives that the object offers."""
-    for candidate in (output, *alternatives):
-        if offers(kind, candidate):
-            return candidate
-    raise NotOffered(
-        f"{DOCUMENTS[output][1]} is not available for this object ({kind.value}); "
-        "it is offered as a picture (JPEG, PNG, GIF)"
-    )
 
 
 def kind_of(ds: Dataset, size: int | None = None) -> Kind:
@@ -106,12 +69,4 @@ def check_complete(ds: Dataset, size: int | None = None) -> None:
         )
 
 
-__all__ = [
-    "DOCUMENTS",
-    "ENCAPSULATED_PDF",
-    "Kind",
-    "check_complete",
-    "choose_output",
-    "kind_of",
-    "offers",
-]
+__all__ = ["ENCAPSULATED_PDF", "check_complete", "kind_of"]

@@ -16,9 +16,10 @@ import pypdfium2
 from pydicom.dataset import Dataset
 
 from renderer.errors import UnsupportedImage
+from renderer.formats import OutputFormat
 from renderer.output.geometry import resize
 from renderer.output.picture import check_frame, finish
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import RenderParams, RenderResult
 
 DPI = 144
 POINTS_PER_INCH = 72

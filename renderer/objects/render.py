@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from renderer.objects.kinds import Kind
+from renderer.formats import Kind
 from renderer.objects.pdf import render_pdf
 from renderer.objects.placeholder import render_placeholder
 from renderer.objects.sr import render_report

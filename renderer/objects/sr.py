@@ -15,10 +15,11 @@ from collections.abc import Iterator, Sequence
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from renderer.formats import OutputFormat
 from renderer.objects.card import Card, draw
 from renderer.objects.placeholder import ACCENTS, SIZE, sop_class_name
 from renderer.output.picture import check_frame, finish
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import RenderParams, RenderResult
 
 MAX_DEPTH = 64  # content trees nest a few levels; a deeper one is cut, not recursed into
 MAX_ITEMS = 20_000  # items rendered; the rest is summarised

@@ -1,8 +1,8 @@
 """The stored file in another transfer syntax (WADO-URI `transferSyntax`, PS3.18 8.2.11): native
 (Implicit or Explicit VR Little Endian, Deflated), RLE Lossless, JPEG 2000 lossless or lossy,
 JPEG-LS lossless or near-lossless (pydicom with the pylibjpeg, openjpeg and pyjpegls encoders) and
-JPEG baseline (libjpeg-turbo through simplejpeg, 8-bit samples only). A compressed source is
-decoded first. Whatever cannot be produced is refused with the reason, never sent half-done.
+JPEG baseline (libjpeg-turbo through simplejpeg, 8-bit samples only). A compressed stored file
+is decoded first. Whatever cannot be produced is refused with the reason, never sent half-done.
 
 Lossy targets set Lossy Image Compression (0028,2110) and its method and ratio (PS3.3 C.7.6.1.1.5).
 """

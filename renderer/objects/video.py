@@ -20,8 +20,9 @@ from pydicom.encaps import generate_fragments
 from pydicom.uid import UID
 
 from renderer.errors import FrameOutOfRange, UnsupportedImage
+from renderer.formats import OutputFormat
 from renderer.output.picture import finish, fitted
-from renderer.params import OutputFormat, RenderParams, RenderResult
+from renderer.params import RenderParams, RenderResult
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +75,16 @@ def decode_frame(data: bytes, index: int, ds: Dataset) -> tuple[np.ndarray, int]
 
 def to_mp4(data: bytes, ds: Dataset) -> bytes:
     """The stream's video packets remuxed into an MP4 container, as they are."""
-    source = _open(data, ds)
+    container = _open(data, ds)
     out = io.BytesIO()
     try:
-        if not source.streams.video:
+        if not container.streams.video:
             raise UnsupportedImage(f"the video stream ({_syntax(ds)}) holds no video")
-        video = source.streams.video[0]
+        video = container.streams.video[0]
         with av.open(out, mode="w", format="mp4") as target:
             copy = target.add_stream_from_template(video)
             step = _frame_ticks(video)
-            for index, packet in enumerate(source.demux(video)):
+            for index, packet in enumerate(container.demux(video)):
                 if packet.size == 0:  # the flushing packet at the end
                     continue
                 if packet.dts is None:  # an elementary stream has no timestamps: one per frame
@@ -95,7 +96,7 @@ def to_mp4(data: bytes, ds: Dataset) -> bytes:
             f"cannot remux the video stream ({_syntax(ds)}) as MP4: {exc}"
         ) from None
     finally:
-        source.close()
+        container.close()
     return out.getvalue()
 
 

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import simplejpeg
 from PIL import Image
 
-from renderer.params import OutputFormat
+from renderer.formats import OutputFormat
 
 
 def encode(image: np.ndarray, output: OutputFormat, quality: int) -> bytes:
-    image = np.ascontiguousarray(image)
-    if output is OutputFormat.JPEG:
-        if image.ndim == 2:
-            # One-channel JPEG: a third of the bytes of a gray RGB one.
-            return bytes(simplejpeg.encode_jpeg(image[:, :, None], quality, colorspace="GRAY"))
-        return bytes(
-            simplejpeg.encode_jpeg(image, quality, colorspace="RGB", colorsubsampling="420")
-        )
-    if output is OutputFormat.GIF:
-        return encode_gif([image], [0.0])
+    """A picture in `output` (one of the picture formats of renderer.formats)."""
+    return ENCODERS[output](np.ascontiguousarray(image), quality)
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    if image.ndim == 2:
+        # One-channel JPEG: a third of the bytes of a gray RGB one.
+        return bytes(simplejpeg.encode_jpeg(image[:, :, None], quality, colorspace="GRAY"))
+    return bytes(simplejpeg.encode_jpeg(image, quality, colorspace="RGB", colorsubsampling="420"))
+
+
+def encode_png(image: np.ndarray, quality: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
@@ -54,3 +56,14 @@ def encode_gif(images: Sequence[np.ndarray], delays_ms: Sequence[float]) -> byte
             disposal=1,  # each frame covers the whole canvas: leave it in place
         )
     return buffer.getvalue()
+
+
+def _single_gif(image: np.ndarray, quality: int) -> bytes:
+    return encode_gif([image], [0.0])
+
+
+ENCODERS: dict[OutputFormat, Callable[[np.ndarray, int], bytes]] = {
+    OutputFormat.JPEG: encode_jpeg,
+    OutputFormat.PNG: encode_png,
+    OutputFormat.GIF: _single_gif,
+}

@@ -30,7 +30,7 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def apply_flips(image: np.ndarray, params: RenderParams) -> np.ndarray:
-    """Mirror the rendered image as the negative source sides ask (a view, no copy)."""
+    """Mirror the rendered image as a pixel region's negative sides ask (a view, no copy)."""
     horizontal, vertical = flips(params)
     if horizontal:
         image = image[:, ::-1]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from renderer.errors import SourceOutOfRange
-from renderer.params import Region, RenderParams, SourceBox
+from renderer.errors import RegionOutOfRange
+from renderer.params import PixelRegion, Region, RenderParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +44,10 @@ def fit(
     box_rows: int | None,
     aspect: float = 1.0,
 ) -> tuple[int, int]:
-    """The largest size with the source's displayed proportions that fits the box (either side
-    alone is fine). `aspect` is a pixel's height over its width (PS3.3 C.7.6.3.1.7): a source of
-    non-square pixels is shown as width x height*aspect. No box means the source's own grid."""
+    """The largest size with the cropped image's displayed proportions that fits the box (either
+    side alone is fine). `aspect` is a pixel's height over its width (PS3.3 C.7.6.3.1.7): an
+    image of non-square pixels is shown as width x height*aspect. No box means the image's own
+    grid."""
     if box_columns is None and box_rows is None:
         return width, height
     shown_height = height * aspect
@@ -72,33 +73,33 @@ def plan(
     return Plan(x0, y0, x1, y1, width, height)
 
 
-def source_crop(rows: int, columns: int, box: SourceBox) -> tuple[int, int, int, int]:
-    """The pixel box x0, y0, x1, y1 (exclusive) a source rectangle covers, clipped to the
+def pixel_crop(rows: int, columns: int, box: PixelRegion) -> tuple[int, int, int, int]:
+    """The pixel box x0, y0, x1, y1 (exclusive) a pixel region covers, clipped to the
     image; a rectangle that starts outside the image is refused."""
     if not (0 <= box.x < columns and 0 <= box.y < rows):
-        raise SourceOutOfRange(
+        raise RegionOutOfRange(
             f"viewport source offset {box.x},{box.y} lies outside the {columns}x{rows} image"
         )
     width = columns - box.x if box.width is None else abs(box.width)
     height = rows - box.y if box.height is None else abs(box.height)
     if width == 0 or height == 0:
-        raise SourceOutOfRange("viewport source width and height must not be 0")
+        raise RegionOutOfRange("viewport source width and height must not be 0")
     return box.x, box.y, min(box.x + width, columns), min(box.y + height, rows)
 
 
 def layout(rows: int, columns: int, params: RenderParams, aspect: float = 1.0) -> Plan:
     """The crop and the output size of a render of an image of `rows` x `columns` whose pixels
     are `aspect` times as high as wide."""
-    if params.source is None:
+    if params.pixel_region is None:
         return plan(rows, columns, params.region, params.rows, params.columns, aspect)
-    x0, y0, x1, y1 = source_crop(rows, columns, params.source)
+    x0, y0, x1, y1 = pixel_crop(rows, columns, params.pixel_region)
     width, height = fit(x1 - x0, y1 - y0, params.columns, params.rows, aspect)
     return Plan(x0, y0, x1, y1, width, height)
 
 
 def flips(params: RenderParams) -> tuple[bool, bool]:
-    """Horizontal and vertical flip: a negative source width or height."""
-    box = params.source
+    """Horizontal and vertical flip: a pixel region's negative width or height."""
+    box = params.pixel_region
     if box is None:
         return False, False
     return (box.width or 0) < 0, (box.height or 0) < 0

@@ -55,8 +55,8 @@ def finish(
         output=params.output,
         width=geometry.width,
         height=geometry.height,
-        source_rows=rows,
-        source_columns=columns,
+        stored_rows=rows,
+        stored_columns=columns,
         frames=frames,
     )
 

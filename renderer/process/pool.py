@@ -23,7 +23,7 @@ from renderer.errors import (
     RenderTimeout,
     WorkerCrashed,
 )
-from renderer.params import RenderParams, RenderResult, RenderSource
+from renderer.params import Answer, RenderParams, RenderResult, RenderSource, ShowsImage
 from renderer.process import wire, worker
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ SUPERVISE_EVERY = 0.2  # seconds between checks that every idle worker is still 
 class _Job:
     source: RenderSource
     params: RenderParams
-    future: asyncio.Future[RenderResult]
+    future: asyncio.Future[Answer]
 
 
 @dataclass(slots=True)
@@ -113,10 +113,11 @@ class RenderPool:
         self._supervisor = asyncio.create_task(self._supervise(), name="render-supervisor")
         logger.info("render pool started with %d workers", self.size)
 
-    async def render(self, source: RenderSource, params: RenderParams) -> RenderResult:
+    async def render(self, source: RenderSource, params: RenderParams) -> Answer:
+        """The worker's answer: the render, or which image a presentation state shows."""
         if self._closed:
             raise PoolClosed("the server is shutting down")
-        future: asyncio.Future[RenderResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Job(source, params, future))
         except asyncio.QueueFull:
@@ -286,7 +287,7 @@ class RenderPool:
             await self._replace(index)
             return
         self.stats.renders += 1
-        if isinstance(value, RenderResult):
+        if isinstance(value, RenderResult | ShowsImage):
             if not job.future.done():
                 job.future.set_result(value)
         else:

@@ -4,8 +4,9 @@ A job (router to worker) is small: a length-prefixed pickle of (job id, source, 
 (worker to router) is framed raw, so that the router never unpickles, copies or hashes an image:
 a fixed header (kind, job id, body length, the result's sizes and the ETag the worker computed)
 and then the body, the encoded image as the encoder made it, received by the router straight
-into one buffer of the right size (a BufferedProtocol) and kept as a read-only view of it. An
-error's body is the pickled exception.
+into one buffer of the right size (a BufferedProtocol) and kept as a read-only view of it. The
+body of a presentation state's answer (ShowsImage) is the image's UID; an error's is the
+pickled exception.
 
 The worker side is blocking; the router side is an asyncio protocol, so the event loop never
 blocks on a worker.
@@ -23,23 +24,25 @@ import struct
 from collections import deque
 from typing import Any, cast
 
+from renderer.formats import OutputFormat
 from renderer.params import (
+    Answer,
     HttpSource,
-    OutputFormat,
+    PixelRegion,
     PresentationRef,
     Region,
     RenderParams,
     RenderResult,
     RenderSource,
-    SourceBox,
+    ShowsImage,
     Window,
     etag_for,
 )
 
 JOB = struct.Struct("!Q")  # the pickled job's length
 
-READY, RESULT, ERROR = 0, 1, 2  # reply kinds
-# kind, job id, body length; then a result's output, width, height, source rows and columns,
+READY, RESULT, ERROR, SHOWS = 0, 1, 2, 3  # reply kinds
+# kind, job id, body length; then a result's output, width, height, stored rows and columns,
 # frames, pixel aspect, ETag and whether it took the default window (zeros for the other kinds)
 REPLY = struct.Struct("!BQQBIIIIId34s?")
 ETAG_LENGTH = len(etag_for(b""))
@@ -47,7 +50,7 @@ OUTPUTS = tuple(OutputFormat)
 _OUTPUT_INDEX = {output: index for index, output in enumerate(OUTPUTS)}
 
 Job = tuple[int, RenderSource, RenderParams]
-Reply = tuple[int, RenderResult | BaseException]  # job id, the result or what went wrong
+Reply = tuple[int, Answer | BaseException]  # job id, the answer or what went wrong
 
 
 def _by_fields(cls: type[Any]) -> None:
@@ -58,7 +61,7 @@ def _by_fields(cls: type[Any]) -> None:
     copyreg.pickle(cls, lambda obj: (cls, values(obj)))
 
 
-for _message_class in (RenderParams, Window, Region, SourceBox, HttpSource, PresentationRef):
+for _message_class in (RenderParams, Window, Region, PixelRegion, HttpSource, PresentationRef):
     _by_fields(_message_class)
 
 
@@ -169,14 +172,16 @@ class Channel(asyncio.BufferedProtocol):
                 output=OUTPUTS[output],
                 width=width,
                 height=height,
-                source_rows=rows,
-                source_columns=columns,
+                stored_rows=rows,
+                stored_columns=columns,
                 frames=frames,
                 pixel_aspect=aspect,
                 etag=etag.decode("ascii"),
                 default_window=default,
             )
             return job_id, result
+        if kind == SHOWS:
+            return job_id, ShowsImage(body.decode("ascii"))
         if kind == ERROR:
             error = pickle.loads(body)
             if isinstance(error, BaseException):
@@ -240,14 +245,19 @@ def send_result(sock: socket.socket, job_id: int, result: RenderResult) -> None:
         _OUTPUT_INDEX[result.output],
         result.width,
         result.height,
-        result.source_rows,
-        result.source_columns,
+        result.stored_rows,
+        result.stored_columns,
         result.frames,
         result.pixel_aspect,
         etag,
         result.default_window,
     )
     _send(sock, header, data)
+
+
+def send_shows(sock: socket.socket, job_id: int, answer: ShowsImage) -> None:
+    body = answer.image_uid.encode("ascii")
+    _send(sock, REPLY.pack(SHOWS, job_id, len(body), 0, 0, 0, 0, 0, 0, 0.0, b"", False), body)
 
 
 def send_error(sock: socket.socket, job_id: int, error: BaseException) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from setproctitle import setproctitle
 
 from renderer.errors import RenderError, UnsupportedImage
-from renderer.params import RenderResult
+from renderer.params import Answer, RenderResult, ShowsImage
 from renderer.process import wire
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def main(sock: socket.socket, frame_cache_bytes: int = 0) -> None:
         _serve(sock, render)
 
 
-def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
+def _serve(sock: socket.socket, render: Callable[..., Answer]) -> None:
     wire.send_ready(sock)
     while True:
         job = wire.recv_job(sock)
@@ -45,7 +45,7 @@ def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
             return
         job_id, source, params = job
         del job
-        reply: RenderResult | RenderError
+        reply: Answer | RenderError
         try:
             reply = render(source, params)
         except RenderError as exc:
@@ -65,6 +65,8 @@ def _serve(sock: socket.socket, render: Callable[..., RenderResult]) -> None:
                 except (struct.error, ValueError) as exc:  # a value the reply header cannot hold
                     logger.error("render result of job %d not sent: %s", job_id, exc)
                     _send_error(sock, job_id, UnsupportedImage(f"render failed: {exc}"))
+            elif isinstance(reply, ShowsImage):
+                wire.send_shows(sock, job_id, reply)
             else:
                 _send_error(sock, job_id, reply)
         except OSError:  # the router died during the render (SIGKILL): nobody to answer

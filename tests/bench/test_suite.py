@@ -55,8 +55,8 @@ def test_the_suite_runs_against_both_servers(tmp_path: Path) -> None:
 
 
 def test_the_routers_scenario_runs(tmp_path: Path) -> None:
-    """1 and 2 routers, hot and cold, each a fresh server: CPU by role, the hit rate, the
-    table and its targets."""
+    """1 and 2 routers, hot and cold, each a fresh server, and the same through DICOMweb with
+    one router: CPU by role, the hit rate, the table and its targets."""
     require_program("Orthanc")
     require_program("wrk")  # drives the floor rows
     benchmarks = tmp_path / "BENCHMARKS.md"
@@ -77,7 +77,10 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "out" / "latest.json").read_text())
     points = {(p["scenario"], p["routers"]): p for p in results["points"]}
     floors = {key: points.pop(key) for key in [("floor_bare", 1), ("floor_hop", 1)]}
-    assert set(points) == {(s, n) for s in ("routers_hot", "routers_cold") for n in (1, 2)}
+    assert set(points) == {(s, n) for s in ("routers_hot", "routers_cold") for n in (1, 2)} | {
+        ("routers_hot_dicomweb", 1),
+        ("routers_cold_dicomweb", 1),
+    }
     for (name, _), floor in floors.items():  # wrk drives them (the CI machine has it)
         assert floor["requests"] > 0 and floor["errors"] == 0, floor
         assert floor["cpu_ms"]["router floor"] > 0 and floor["cpu_ms"]["client"] > 0
@@ -91,6 +94,8 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
         assert ("supervisor" in cpu) == (routers > 1)
     assert points["routers_hot", 1]["hit_rate"] > 0.5  # 4 slices: nearly every request hits
     assert points["routers_cold", 2]["hit_rate"] == 0.0  # render cache off
+    assert points["routers_hot_dicomweb", 1]["hit_rate"] > 0.5
+    assert points["routers_cold_dicomweb", 1]["hit_rate"] == 0.0
     text = benchmarks.read_text()
     assert "## Several routers on one port" in text
     assert "| routers_hot | 2 | 2 |" in text
@@ -100,3 +105,4 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
         line = next(line for line in text.splitlines() if line.startswith(f"| {target}"))
         assert "floor, " in line, line  # judged next to the floor measured in the same run
     assert "| render workers + Orthanc's side <= 1.0 ms" in text
+    assert "| DICOMweb rendered router CPU per render-cache hit <= /wado's" in text

@@ -12,7 +12,9 @@ from multidict import MultiDict
 
 from router import wado_uri
 from router.errors import InvalidRequest, NotAcceptable
+from router.negotiation import EVERY_FORMAT
 from router.uid import MAX_LENGTH, is_uid
+from router.values import MAX_FRAME, MAX_SIDE
 from tests.reliability.fuzz import fuzz_settings
 from tests.support import corpus
 from tests.support.http import get
@@ -56,8 +58,8 @@ VALID = {
     "studyUID": GOOD_UID,
     "seriesUID": GOOD_UID,
     "contentType": CONTENT_TYPE,
-    "rows": st.integers(1, wado_uri.MAX_SIDE).map(str),
-    "columns": st.integers(1, wado_uri.MAX_SIDE).map(str),
+    "rows": st.integers(1, MAX_SIDE).map(str),
+    "columns": st.integers(1, MAX_SIDE).map(str),
     "region": st.lists(UNIT, min_size=4, max_size=4).map(
         lambda v: ",".join(
             map(str, (min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])))
@@ -65,7 +67,7 @@ VALID = {
     ),
     "windowCenter": st.floats(-1e6, 1e6).map(str),
     "windowWidth": st.floats(1e-3, 1e6).map(str),
-    "frameNumber": st.integers(1, wado_uri.MAX_FRAME).map(str),
+    "frameNumber": st.integers(1, MAX_FRAME).map(str),
     "imageQuality": st.integers(1, 100).map(str),
 }
 ANYTHING = st.text(max_size=80)
@@ -100,17 +102,18 @@ def check(request: wado_uri.WadoRequest) -> None:
     """Every rule a parsed request must keep."""
     for uid in (request.object_uid, request.study_uid, request.series_uid):
         assert uid is None or (is_uid(uid) and len(uid) <= MAX_LENGTH)
-    assert request.media_type in wado_uri.OFFERED
-    for side in (request.rows, request.columns):
-        assert side is None or 1 <= side <= wado_uri.MAX_SIDE
-    assert request.frame is None or 1 <= request.frame <= wado_uri.MAX_FRAME
-    assert 1 <= request.quality <= 100
-    if request.region is not None:
-        r = request.region
+    asked = request.render
+    assert asked.output in EVERY_FORMAT and set(asked.alternatives) <= set(EVERY_FORMAT)
+    for side in (asked.rows, asked.columns):
+        assert side is None or 1 <= side <= MAX_SIDE
+    assert request.frame is None or 1 <= request.frame <= MAX_FRAME
+    assert 1 <= asked.quality <= 100
+    if asked.region is not None:
+        r = asked.region
         assert 0 <= r.xmin < r.xmax <= 1 and 0 <= r.ymin < r.ymax <= 1
-    if request.window is not None:
-        assert math.isfinite(request.window.center) and math.isfinite(request.window.width)
-        assert request.window.width > 0
+    if asked.window is not None:
+        assert math.isfinite(asked.window.center) and math.isfinite(asked.window.width)
+        assert asked.window.width > 0
 
 
 @fuzz_settings(2000)

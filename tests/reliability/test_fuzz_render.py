@@ -21,7 +21,8 @@ from PIL import Image
 from pydicom.dataelem import DataElement
 
 from renderer import errors
-from renderer.params import DefaultWindow, OutputFormat, Region, RenderParams, RenderResult, Window
+from renderer.formats import OutputFormat
+from renderer.params import DefaultWindow, Region, RenderParams, RenderResult, Window
 from renderer.process.pool import RenderPool
 from tests.reliability.fuzz import fuzz_settings
 from tests.support import corpus

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image, ImageSequence
 from pydicom.dataset import Dataset
 
+from renderer.formats import OutputFormat
 from renderer.output.animation import DEFAULT_DELAY_MS, MIN_DELAY_MS, frame_delays
-from renderer.params import OutputFormat, RenderParams
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.support import corpus
 from tests.support.images import decode

@@ -18,11 +18,12 @@ import pydicom
 import pytest
 
 from renderer.annotation import labels
-from renderer.errors import NotOffered, PresentationOf, SourceTooLarge, WouldIdentify
+from renderer.errors import NotOffered, SourceTooLarge, WouldIdentify
 from renderer.files import frames
 from renderer.files.anonymize import BURNED_IN_LIKELY, DUMMY_TEXT, action
 from renderer.files.deid_table import BASIC
-from renderer.params import Deidentify, OutputFormat, PresentationRef, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import Deidentify, PresentationRef, RenderParams, ShowsImage
 from renderer.pipeline import render
 from tests.support import corpus, deid, gsps, objects
 from tests.support.images import decode
@@ -296,6 +297,5 @@ def test_a_presentation_state_shows_no_name_and_names_the_stored_image(tmp_path:
     de_identified.save_as(shown, enforce_file_format=True)
     assert (hidden == through(bare, shown, overlays=False)).all()
     assert not (hidden == through(noted, image)).all()  # the stored name and the text show
-    with pytest.raises(PresentationOf) as named:
-        render(str(noted), RenderParams(output=OutputFormat.PNG, anonymize=DEIDENTIFY))
-    assert named.value.reason == image_uid
+    named = render(str(noted), RenderParams(output=OutputFormat.PNG, anonymize=DEIDENTIFY))
+    assert named == ShowsImage(image_uid)

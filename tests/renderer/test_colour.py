@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageCms
 from pydicom.data import get_testdata_file
 
-from renderer.params import OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.renderer.test_oracle import MIN_PSNR
 from tests.support import corpus, synthetic

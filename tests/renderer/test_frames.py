@@ -44,7 +44,7 @@ def test_a_changed_file_is_decoded_again(cache: frames.FrameCache, tmp_path: Pat
     shutil.copy(corpus.sample(CT).path, path)
     render(str(path), drag(0))
     shutil.copy(corpus.sample("CT_small.dcm").path, path)  # another image, same name
-    assert render(str(path), drag(0)).source_rows == 128
+    assert render(str(path), drag(0)).stored_rows == 128
     assert cache.stats.misses == 2
 
 

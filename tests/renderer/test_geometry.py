@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from renderer.formats import OutputFormat
 from renderer.output.geometry import resize
 from renderer.output.layout import crop_box, fit
-from renderer.params import OutputFormat, Region, RenderParams
+from renderer.params import Region, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, synthetic
 

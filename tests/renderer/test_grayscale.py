@@ -23,7 +23,8 @@ from renderer.display.grayscale import (
 from renderer.display.lut import Lut
 from renderer.display.modality import Rescale
 from renderer.display.presentation import apply_presentation, inverts
-from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams, VoiFunction, Window
 from renderer.pipeline import render
 from tests.support import synthetic
 

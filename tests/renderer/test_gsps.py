@@ -24,7 +24,8 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from renderer.errors import NotAPresentationState, NotReferenced
-from renderer.params import OutputFormat, PresentationRef, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import PresentationRef, RenderParams
 from renderer.pipeline import render
 from tests.support import gsps, overlays, synthetic
 from tests.support.images import psnr

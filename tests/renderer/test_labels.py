@@ -16,7 +16,8 @@ from pydicom.data import get_charset_files
 
 from renderer.annotation import labels
 from renderer.annotation.fonts import font_for
-from renderer.params import OutputFormat, RenderParams, Window
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams, Window
 from renderer.pipeline import render
 from tests.support import synthetic
 

@@ -27,7 +27,8 @@ import pytest
 from PIL import Image
 from pydicom.pixels import apply_modality_lut
 
-from renderer.params import DefaultWindow, OutputFormat, RenderParams, VoiFunction, Window
+from renderer.formats import OutputFormat
+from renderer.params import DefaultWindow, RenderParams, VoiFunction, Window
 from renderer.pipeline import render
 from tests.support import corpus, synthetic
 from tests.support.images import psnr

@@ -16,7 +16,8 @@ import pydicom
 import pytest
 from PIL import Image
 
-from renderer.params import OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.renderer.test_oracle import MIN_PSNR, stored_args
 from tests.support import corpus, overlays, synthetic

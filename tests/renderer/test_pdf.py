@@ -11,7 +11,8 @@ import pypdfium2
 import pytest
 
 from renderer.errors import FrameOutOfRange, NotOffered, UnsupportedImage
-from renderer.params import OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.support import objects
 from tests.support.images import decode, psnr

@@ -13,9 +13,10 @@ import pydicom
 import pytest
 
 from renderer.errors import FrameOutOfRange, NotDicom, UnsupportedImage
+from renderer.formats import OutputFormat
 from renderer.objects.card import BACKGROUND, TRACE_COLOUR, Card, draw, font, wrap
 from renderer.objects.placeholder import ACCENTS, SIZE, card_for
-from renderer.params import OutputFormat, Region, RenderParams
+from renderer.params import Region, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus
 from tests.support.images import decode

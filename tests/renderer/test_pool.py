@@ -38,7 +38,7 @@ def ct_bytes() -> bytes:
 async def test_renders_from_bytes_and_from_a_path(pool: RenderPool) -> None:
     a = await pool.render(ct_bytes(), RenderParams(rows=64))
     b = await pool.render(str(corpus.sample("693_UNCI.dcm").path), RenderParams(rows=64))
-    assert a == b and (a.width, a.height, a.source_rows) == (64, 64, 512)
+    assert a == b and (a.width, a.height, a.stored_rows) == (64, 64, 512)
 
 
 async def test_bad_input_is_an_error_not_a_dead_worker(pool: RenderPool) -> None:

@@ -17,7 +17,8 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8B
 
 from renderer.decoding.decode import image_info, read_dataset
 from renderer.decoding.reduced import decomposition_levels, levels, reduced_frame
-from renderer.params import OutputFormat, RenderParams, Window
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams, Window
 from renderer.pipeline import render
 from tests.support import corpus
 

@@ -12,8 +12,9 @@ import pydicom
 import pytest
 
 from renderer.errors import NotOffered
+from renderer.formats import OutputFormat
 from renderer.objects.sr import card_for, first_lines
-from renderer.params import OutputFormat, RenderParams
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, objects
 from tests.support.images import decode

@@ -23,7 +23,8 @@ from pydicom.uid import (
 )
 
 from renderer.errors import NotOffered
-from renderer.params import OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, videos
 

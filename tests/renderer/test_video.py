@@ -12,7 +12,8 @@ import pydicom
 import pytest
 
 from renderer.errors import FrameOutOfRange, NotOffered, UnsupportedImage
-from renderer.params import OutputFormat, Region, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import Region, RenderParams
 from renderer.pipeline import render
 from tests.support import corpus, videos
 from tests.support.images import decode, psnr

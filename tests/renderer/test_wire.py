@@ -1,6 +1,7 @@
 """Messages between the router and a worker come back equal to what was sent: jobs (nested
 frozen dataclasses, through their compact pickling), results (framed raw, the body received
-into one buffer, whatever the size and however the socket splits it) and errors."""
+into one buffer, whatever the size and however the socket splits it), a presentation state's
+answer and errors."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import threading
 import pytest
 
 from renderer.errors import SourceMissing
+from renderer.formats import OutputFormat
 from renderer.params import (
     DefaultWindow,
     HttpSource,
-    OutputFormat,
+    PixelRegion,
     Region,
     RenderParams,
     RenderResult,
-    SourceBox,
+    ShowsImage,
     VoiFunction,
     Window,
     etag_for,
@@ -31,7 +33,7 @@ PARAMS = RenderParams(
     rows=128,
     columns=None,
     region=Region(0.1, 0.2, 0.9, 1.0),
-    source=SourceBox(3, 4, -50, None),
+    pixel_region=PixelRegion(3, 4, -50, None),
     window=Window(40.0, 400.0, VoiFunction.SIGMOID),
     quality=75,
     animate=True,
@@ -67,12 +69,13 @@ async def receive_all(sock: socket.socket, count: int) -> list[wire.Reply]:
 
 def test_replies_survive_the_socketpair_whatever_their_size() -> None:
     big = bytes(range(256)) * 20_000  # 5 MB: many partial sends and reads
-    sent: list[tuple[int, RenderResult | SourceMissing]] = [
+    sent: list[tuple[int, RenderResult | ShowsImage | SourceMissing]] = [
         (1, result(b"\xff\xd8" + bytes(3000))),
         (2, result(b"", OutputFormat.PNG)),
         (3, SourceMissing("the instance was deleted")),
         (4, result(big, OutputFormat.GIF)),
-        (5, result(b"x")),
+        (5, ShowsImage("1.2.840.113619.2.55.3.604688119")),
+        (6, result(b"x")),
     ]
     ours, theirs = socket.socketpair()
 
@@ -82,6 +85,8 @@ def test_replies_survive_the_socketpair_whatever_their_size() -> None:
             for job_id, value in sent:
                 if isinstance(value, RenderResult):
                     wire.send_result(ours, job_id, value)
+                elif isinstance(value, ShowsImage):
+                    wire.send_shows(ours, job_id, value)
                 else:
                     wire.send_error(ours, job_id, value)
 
@@ -95,6 +100,8 @@ def test_replies_survive_the_socketpair_whatever_their_size() -> None:
             assert got == value and bytes(got.data) == value.data  # type: ignore[union-attr]
             assert got.etag == etag_for(got.data)  # type: ignore[union-attr]
             assert got.data.readonly  # type: ignore[union-attr]
+        elif isinstance(value, ShowsImage):
+            assert got == value
         else:
             assert (type(got), str(got)) == (type(value), str(value))
 

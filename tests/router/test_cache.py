@@ -8,35 +8,35 @@ from dataclasses import replace
 import pytest
 
 from renderer.params import DefaultWindow, RenderParams, Window
-from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedImage, ImageFacts, RenderCache
+from router.cache import ENTRY_OVERHEAD, BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.service import render_key
 
 
-def image(size: int, tag: str = "") -> CachedImage:
-    return CachedImage(b"x" * size, "image/jpeg", f'"{tag}"', 1, 1)
+def cached(size: int, tag: str = "") -> CachedRender:
+    return CachedRender(b"x" * size, "image/jpeg", f'"{tag}"', 1, 1)
 
 
 def test_evicts_least_recently_used_to_stay_under_the_bound() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=3 * (1000 + ENTRY_OVERHEAD))
     for key in "abc":
-        cache.put(key, image(1000))
+        cache.put(key, cached(1000))
     assert cache.get("a") is not None  # a is now the most recent
-    cache.put("d", image(1000))
+    cache.put("d", cached(1000))
     assert cache.get("b") is None and cache.get("a") and cache.get("c") and cache.get("d")
     assert cache.bytes <= cache.max_bytes and cache.stats.evictions == 1
 
 
 def test_an_entry_larger_than_the_cache_is_not_stored() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=500)
-    cache.put("small", image(10))
-    cache.put("huge", image(10_000))
+    cache.put("small", cached(10))
+    cache.put("huge", cached(10_000))
     assert cache.get("huge") is None and cache.get("small") is not None
 
 
 def test_replacing_a_key_keeps_the_byte_count_right() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=10**6)
-    cache.put("a", image(100))
-    cache.put("a", image(300))
+    cache.put("a", cached(100))
+    cache.put("a", cached(300))
     assert cache.bytes == 300 + ENTRY_OVERHEAD and len(cache) == 1
 
 
@@ -44,11 +44,11 @@ async def test_concurrent_identical_misses_run_once() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=10**6)
     calls = 0
 
-    async def produce() -> CachedImage:
+    async def produce() -> CachedRender:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
-        return image(10, "one")
+        return cached(10, "one")
 
     results = await asyncio.gather(*(cache.coalesce("k", produce) for _ in range(20)))
     assert calls == 1 and {r.etag for r in results} == {'"one"'}
@@ -58,7 +58,7 @@ async def test_concurrent_identical_misses_run_once() -> None:
 async def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=10**6)
 
-    async def fail() -> CachedImage:
+    async def fail() -> CachedRender:
         await asyncio.sleep(0.01)
         raise ValueError("bad file")
 
@@ -66,17 +66,17 @@ async def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
         *(cache.coalesce("k", fail) for _ in range(3)), return_exceptions=True
     )
     assert all(isinstance(r, ValueError) for r in results)
-    assert await cache.coalesce("k", lambda: asyncio.sleep(0, image(1))) is not None
+    assert await cache.coalesce("k", lambda: asyncio.sleep(0, cached(1))) is not None
 
 
 async def test_a_waiter_leaving_does_not_cancel_the_render() -> None:
     cache: RenderCache[str] = RenderCache(max_bytes=10**6)
     done = asyncio.Event()
 
-    async def produce() -> CachedImage:
+    async def produce() -> CachedRender:
         await asyncio.sleep(0.05)
         done.set()
-        return image(1)
+        return cached(1)
 
     impatient = asyncio.ensure_future(cache.coalesce("k", produce))
     await asyncio.sleep(0.01)
@@ -103,9 +103,9 @@ def test_keys_normalise_by_the_displayed_size_of_non_square_pixels() -> None:
 
 
 def test_the_default_window_is_in_the_key_only_where_it_counts() -> None:
-    """/wado and DICOMweb default differently (WindowDefault.ROUTE): an image with a window of
-    its own renders the same for both, one storing none does not, and before the first render
-    nobody knows which it is."""
+    """/wado and DICOMweb default differently (DefaultWindowSetting.ROUTE): an image with a
+    window of its own renders the same for both, one storing none does not, and before the first
+    render nobody knows which it is."""
     wado = RenderParams(default_window=DefaultWindow.ORTHANC)
     rendered = RenderParams(default_window=DefaultWindow.MINMAX)
     own_window = ImageFacts(100, 100, 1.0, default_window=False)

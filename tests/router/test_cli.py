@@ -15,7 +15,7 @@ import pytest
 
 from router.app import SAMPLE_UID
 from router.cli import build_parser, config_from_args, settings_table
-from router.config import SPECS, Config, SettingError, WindowDefault
+from router.config import SPECS, Config, DefaultWindowSetting, SettingError
 from tests.renderer.test_reduced import j2k
 from tests.support import overlays, synthetic
 from tests.support.http import get
@@ -62,7 +62,7 @@ def test_flags_fall_back_to_the_environment() -> None:
     }
     config = _config(["--cache-mb", "12"], env)
     assert (config.port, config.workers, config.cache_mb) == (9999, 3, 12)
-    assert config.default_window is WindowDefault.MINMAX
+    assert config.default_window is DefaultWindowSetting.MINMAX
     assert config.dicom_dirs == (Path("/a"), Path("/b"))
     assert _config(["--port", "1234"], env).port == 1234
 

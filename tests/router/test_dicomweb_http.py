@@ -274,7 +274,8 @@ def test_study_and_series_show_the_middle_instance(request, kind, resource) -> N
 def test_window_functions_render_as_the_renderer_does(
     wadofarm_folder, catalogue, function, voi
 ) -> None:  # type: ignore[no-untyped-def]
-    from renderer.params import OutputFormat, RenderParams, VoiFunction, Window
+    from renderer.formats import OutputFormat
+    from renderer.params import RenderParams, VoiFunction, Window
     from renderer.pipeline import render
 
     reply = get(

@@ -13,7 +13,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.params import OutputFormat, PresentationRef, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import PresentationRef, RenderParams, ShowsImage
 from renderer.pipeline import render
 from tests.conftest import LoadedOrthanc
 from tests.support import gsps, synthetic
@@ -175,6 +176,11 @@ def test_each_state_is_cached_apart(server: Wadofarm, files: Files) -> None:
     assert other.headers["x-wadofarm-cache"] == "render"
     assert len({first.body, other.body, plain.body}) == 3
     assert wado(server, files, presentationUID=files.uid("inverse"), **box).body == other.body
+
+
+def test_a_state_asked_for_as_an_image_answers_which_image_it_shows(files: Files) -> None:
+    """The worker's answer, not an error: the router then renders that image through it."""
+    assert render(str(files.rotated), RenderParams()) == ShowsImage(files.uid("image"))
 
 
 def test_the_state_itself_renders_its_image(server: Wadofarm, files: Files) -> None:

@@ -10,9 +10,10 @@ import sys
 import time
 
 from bench.procs import REPO
-from renderer.params import OutputFormat, RenderParams, VoiFunction, Window, etag_for
+from renderer.formats import OutputFormat
+from renderer.params import RenderParams, VoiFunction, Window, etag_for
 from router import l2cache
-from router.cache import CachedImage, ImageFacts
+from router.cache import CachedRender, ImageFacts
 from router.l2cache import L2Cache, stable_key
 from router.service import render_key
 from tests.support.redis_server import RedisServer
@@ -21,8 +22,8 @@ TIMEOUT = 0.2
 SIZE = ImageFacts(512, 256, 1.0, default_window=False)
 
 
-def image(body: bytes) -> CachedImage:
-    return CachedImage(body, "image/jpeg", etag_for(body), width=64, height=32)
+def cached(body: bytes) -> CachedRender:
+    return CachedRender(body, "image/jpeg", etag_for(body), width=64, height=32)
 
 
 def key(uid: str = "1.2.3", **params: object) -> object:
@@ -43,11 +44,11 @@ async def test_a_render_stored_by_one_node_is_read_by_another(redis_server) -> N
     writer, reader = l2(redis_server), l2(redis_server)
     k = key(window=Window(40.0, 400.0), quality=75)
     body = bytes(range(256)) * 40
-    writer.put([k], image(body), SIZE)
+    writer.put([k], cached(body), SIZE)
     await settle(writer)
     entry = await reader.get(k)
     assert entry is not None
-    assert entry.image == image(body) and entry.facts == SIZE
+    assert entry.render == cached(body) and entry.facts == SIZE
     assert await reader.get(key(window=Window(40.0, 401.0), quality=75)) is None
     assert (reader.stats.hits, reader.stats.misses, writer.stats.writes) == (1, 1, 1)
     ttl = redis_server.client().ttl(writer.key(k))
@@ -58,7 +59,7 @@ async def test_a_render_stored_by_one_node_is_read_by_another(redis_server) -> N
 
 async def test_settings_outside_the_key_keep_nodes_apart(redis_server) -> None:  # type: ignore[no-untyped-def]
     orthanc_window, minmax_window = l2(redis_server, "orthanc"), l2(redis_server, "minmax")
-    orthanc_window.put([key()], image(b"x" * 100), SIZE)
+    orthanc_window.put([key()], cached(b"x" * 100), SIZE)
     await settle(orthanc_window)
     assert await minmax_window.get(key()) is None
     assert await orthanc_window.get(key()) is not None
@@ -70,7 +71,8 @@ def test_keys_are_the_same_in_every_process() -> None:
     """Python's hash() differs per process; the Redis key must not."""
     k = key(window=Window(-600.5, 1500.0), output=OutputFormat.PNG, quality=90)
     code = (
-        "from renderer.params import OutputFormat, RenderParams, Window;"
+        "from renderer.formats import OutputFormat;"
+        "from renderer.params import RenderParams, Window;"
         "from router.service import render_key; from router.l2cache import stable_key;"
         "from router.cache import ImageFacts;"
         "k = render_key('1.2.3', RenderParams(window=Window(-600.5, 1500.0), "
@@ -89,7 +91,7 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
     redis_server: RedisServer,
 ) -> None:
     cache = l2(redis_server)
-    cache.put([key()], image(b"before"), SIZE)
+    cache.put([key()], cached(b"before"), SIZE)
     await settle(cache)
     assert await cache.get(key()) is not None and cache.up
     port = redis_server.port
@@ -101,7 +103,7 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
     assert cache.stats.errors == 1 and not cache.up
     for _ in range(50):  # the breaker is open: no call, no wait
         assert await cache.get(key()) is None
-        cache.put([key()], image(b"while down"), SIZE)
+        cache.put([key()], cached(b"while down"), SIZE)
     assert cache.stats.errors == 1 and cache.stats.skipped == 100
 
     back = RedisServer(redis_server.workdir, port=port).start()
@@ -111,10 +113,10 @@ async def test_a_dead_redis_costs_one_timeout_then_nothing_until_it_returns(
             await cache.get(key())
             await asyncio.sleep(0.1)
         assert cache.up, "the cache never used Redis again"
-        cache.put([key()], image(b"after"), SIZE)
+        cache.put([key()], cached(b"after"), SIZE)
         await settle(cache)
         entry = await cache.get(key())
-        assert entry is not None and entry.image.body == b"after"
+        assert entry is not None and entry.render.body == b"after"
     finally:
         await cache.close()
         back.stop()
@@ -128,16 +130,16 @@ async def test_a_stalled_redis_times_out_and_recovers(redis_server: RedisServer)
     try:
         started = time.monotonic()
         assert await cache.get(key()) is None
-        cache.put([key()], image(b"stalled"), SIZE)  # skipped: the breaker is open
+        cache.put([key()], cached(b"stalled"), SIZE)  # skipped: the breaker is open
         assert time.monotonic() - started < TIMEOUT + 0.5
         assert cache.stats.errors == 1 and not cache.up
     finally:
         redis_server.signal(signal.SIGCONT)
     await asyncio.sleep(l2cache.BACKOFF_FIRST + 0.1)
-    cache.put([key()], image(b"resumed"), SIZE)
+    cache.put([key()], cached(b"resumed"), SIZE)
     await settle(cache)
     entry = await cache.get(key())
-    assert entry is not None and entry.image.body == b"resumed" and cache.up
+    assert entry is not None and entry.render.body == b"resumed" and cache.up
     await cache.close()
 
 
@@ -149,7 +151,7 @@ async def test_a_full_redis_evicts_old_renders_instead_of_refusing(tmp_path) -> 
         assert server.client().config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
         body = b"\x00" * 100_000
         for i in range(100):  # 10 MB through a 4 MB Redis
-            cache.put([key(f"1.2.{i}")], image(body + bytes([i])), SIZE)
+            cache.put([key(f"1.2.{i}")], cached(body + bytes([i])), SIZE)
             await settle(cache)
         assert cache.stats.errors == 0 and cache.stats.writes == 100
         info = server.client().info()

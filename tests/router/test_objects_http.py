@@ -12,7 +12,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from renderer.params import DefaultWindow, OutputFormat, RenderParams
+from renderer.formats import OutputFormat
+from renderer.params import DefaultWindow, RenderParams
 from renderer.pipeline import render
 from tests.support import objects, videos
 from tests.support.browser import chromium

@@ -5,43 +5,68 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
-from renderer.params import SourceBox, Window
+from renderer.formats import OutputFormat
+from renderer.params import PixelRegion, Window
 from router.errors import InvalidRequest, NotAcceptable
-from router.rendered_query import MAX_FRAMES, RenderedQuery, Viewport, parse, parse_frames
+from router.render_request import RenderRequest
+from router.rendered_query import (
+    MAX_FRAMES,
+    Viewport,
+    parse,
+    parse_frames,
+    parse_viewport,
+)
+
+JPEG, PNG, GIF = OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.GIF
 
 
-def q(header: str | None = None, **params: str) -> RenderedQuery:
+def q(header: str | None = None, **params: str) -> RenderRequest:
     return parse(MultiDict(params), header)
 
 
 def test_defaults() -> None:
     query = q()
-    assert query.media_type == "image/jpeg"
+    assert query.output is JPEG
     assert query.quality == 90
-    assert query.viewport is None and query.window is None
+    assert query.rows is query.columns is query.pixel_region is query.window is None
+    assert query.animate
+
+
+def test_a_thumbnail_has_a_default_box_and_never_animates() -> None:
+    assert parse(MultiDict(), None, True, 128) == RenderRequest(
+        rows=128, columns=128, animate=False
+    )
+    own = parse(MultiDict(viewport="64,32"), None, True, 128)
+    assert (own.rows, own.columns) == (32, 64)
 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (None, "image/jpeg"),
-        ("", "image/jpeg"),
-        ("*/*", "image/jpeg"),
-        ("image/*", "image/jpeg"),
-        ("image/png", "image/png"),
-        ("image/gif", "image/gif"),
-        ("image/png;q=0.4, image/gif;q=0.6", "image/gif"),
-        ("image/jpeg;q=0, image/*", "image/png"),
-        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "image/jpeg"),
-        ("application/dicom;q=1, image/png;q=0.1", "image/png"),
+        (None, JPEG),
+        ("", JPEG),
+        ("*/*", JPEG),
+        ("image/*", JPEG),
+        ("image/png", PNG),
+        ("image/gif", GIF),
+        ("image/png;q=0.4, image/gif;q=0.6", GIF),
+        ("image/jpeg;q=0, image/*", PNG),
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", JPEG),
+        ("application/dicom;q=1, image/png;q=0.1", PNG),
     ],
 )
-def test_accept_header(header: str | None, expected: str) -> None:
-    assert q(header).media_type == expected
+def test_accept_header(header: str | None, expected: OutputFormat) -> None:
+    assert q(header).output is expected
 
 
 def test_accept_parameter_overrides_the_header() -> None:
-    assert q("image/png", accept="image/gif").media_type == "image/gif"
+    assert q("image/png", accept="image/gif").output is GIF
+
+
+def test_pictures_only_refuses_documents() -> None:
+    assert parse(MultiDict(), "application/pdf, image/png;q=0.5", pictures=True).output is PNG
+    with pytest.raises(NotAcceptable):
+        parse(MultiDict(), "application/pdf", pictures=True)
 
 
 @pytest.mark.parametrize(
@@ -56,14 +81,20 @@ def test_nothing_acceptable(accept: str) -> None:
     ("value", "expected"),
     [
         ("128,64", Viewport(128, 64)),
-        ("100,100,10,20,30,40", Viewport(100, 100, SourceBox(10, 20, 30, 40))),
-        ("100,100,10,20,-30,-40", Viewport(100, 100, SourceBox(10, 20, -30, -40))),
-        ("100,100,,,,", Viewport(100, 100, SourceBox(0, 0, None, None))),
-        ("100,100,5,,-50,", Viewport(100, 100, SourceBox(5, 0, -50, None))),
+        ("100,100,10,20,30,40", Viewport(100, 100, PixelRegion(10, 20, 30, 40))),
+        ("100,100,10,20,-30,-40", Viewport(100, 100, PixelRegion(10, 20, -30, -40))),
+        ("100,100,,,,", Viewport(100, 100, PixelRegion(0, 0, None, None))),
+        ("100,100,5,,-50,", Viewport(100, 100, PixelRegion(5, 0, -50, None))),
     ],
 )
 def test_viewport(value: str, expected: Viewport) -> None:
-    assert q(viewport=value).viewport == expected
+    assert parse_viewport(value) == expected
+    asked = q(viewport=value)
+    assert (asked.columns, asked.rows, asked.pixel_region) == (
+        expected.columns,
+        expected.rows,
+        expected.pixel_region,
+    )
 
 
 @pytest.mark.parametrize(

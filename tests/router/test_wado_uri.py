@@ -7,9 +7,11 @@ from urllib.parse import parse_qsl
 import pytest
 from multidict import MultiDict
 
+from renderer.formats import OutputFormat
 from renderer.params import Region, RenderParams, Window
 from router import wado_uri
 from router.errors import InvalidRequest, NotAcceptable
+from router.render_request import RenderRequest, render_params
 
 BASE = {"requestType": "WADO", "objectUID": "1.2.840.1"}
 
@@ -21,7 +23,7 @@ def parse(**params: str) -> wado_uri.WadoRequest:
 def test_defaults_match_orthanc() -> None:
     request = parse()
     assert request == wado_uri.WadoRequest(object_uid="1.2.840.1")
-    assert request.media_type == "image/jpeg" and request.quality == 90
+    assert request.render.output is OutputFormat.JPEG and request.render.quality == 90
 
 
 def test_every_parameter() -> None:
@@ -41,13 +43,15 @@ def test_every_parameter() -> None:
         object_uid="1.2.840.1",
         study_uid="1.2",
         series_uid="1.3",
-        media_type="image/png",
-        rows=10,
-        columns=20,
-        region=Region(0.1, 0.2, 0.3, 0.4),
-        window=Window(-40.5, 1000.0),
         frame=3,
-        quality=55,
+        render=RenderRequest(
+            output=OutputFormat.PNG,
+            rows=10,
+            columns=20,
+            region=Region(0.1, 0.2, 0.3, 0.4),
+            window=Window(-40.5, 1000.0),
+            quality=55,
+        ),
     )
 
 
@@ -71,15 +75,23 @@ def test_values_too_long_are_refused() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("image/jpeg;q=0.1, image/png;q=0.2", "image/png"),
-        ("IMAGE/PNG", "image/png"),
-        ("image/webp, image/jpg", "image/jpeg"),
-        ("image/gif;q=0.9, image/png;q=0.5", "image/gif"),
-        ("application/*", "application/dicom"),
+        ("image/jpeg;q=0.1, image/png;q=0.2", OutputFormat.PNG),
+        ("IMAGE/PNG", OutputFormat.PNG),
+        ("image/webp, image/jpg", OutputFormat.JPEG),
+        ("image/gif;q=0.9, image/png;q=0.5", OutputFormat.GIF),
+        ("application/*", OutputFormat.DICOM),
     ],
 )
-def test_content_type_lists(value: str, expected: str) -> None:
-    assert parse(contentType=value).media_type == expected
+def test_content_type_lists(value: str, expected: OutputFormat) -> None:
+    assert parse(contentType=value).render.output is expected
+
+
+def test_content_type_alternatives_keep_their_order() -> None:
+    asked = parse(contentType="application/pdf, text/html;q=0.5, image/png;q=0.2").render
+    assert (asked.output, asked.alternatives) == (
+        OutputFormat.PDF,
+        (OutputFormat.HTML, OutputFormat.PNG),
+    )
 
 
 def test_nothing_acceptable() -> None:
@@ -90,16 +102,16 @@ def test_nothing_acceptable() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("false", False), ("TRUE", True), ("true", True)])
 def test_overlays_switch(value: str, expected: bool) -> None:
     request = parse(overlays=value)
-    assert request.overlays is expected
+    assert request.render.overlays is expected
     settings = RenderParams(overlays=not expected)
-    assert wado_uri.render_params(request, settings).overlays is expected
+    assert render_params(request.render, request.frame, settings).overlays is expected
 
 
 def test_overlays_default_to_the_server_setting() -> None:
     request = parse()
-    assert request.overlays is None
+    assert request.render.overlays is None
     for setting in (True, False):
-        params = wado_uri.render_params(request, RenderParams(overlays=setting))
+        params = render_params(request.render, request.frame, RenderParams(overlays=setting))
         assert params.overlays is setting
 
 
@@ -118,7 +130,7 @@ def test_overlays_must_be_true_or_false(value: str) -> None:
     ],
 )
 def test_annotation_values(value: str, expected: tuple[str, ...]) -> None:
-    assert parse(annotation=value).annotation == expected
+    assert parse(annotation=value).render.annotation == expected
 
 
 @pytest.mark.parametrize("value", ["", ",", "dose", "patient,dose"])

@@ -4,12 +4,12 @@ its part of the render cache."""
 from __future__ import annotations
 
 from router.config import Config
-from router.slot import Slot, slots
+from router.place import Place, places
 
 
 def test_workers_are_shared_out_and_numbered_across_routers() -> None:
     config = Config(workers=5, routers=2, cache_mb=256)
-    first, second = slots(config, "/tmp/metrics")
+    first, second = places(config, "/tmp/metrics")
     assert (first.index, first.count, first.first_worker, first.total_workers) == (1, 2, 1, 5)
     assert (second.index, second.first_worker) == (2, 4)
     assert [s.config(config).workers for s in (first, second)] == [3, 2]
@@ -20,6 +20,6 @@ def test_workers_are_shared_out_and_numbered_across_routers() -> None:
 
 def test_one_router_is_the_whole_server() -> None:
     config = Config(workers=3, routers=1)
-    (only,) = slots(config)
-    assert only == Slot(1, 1, 1, 3, None) and not only.shared
+    (only,) = places(config)
+    assert only == Place(1, 1, 1, 3, None) and not only.shared
     assert only.config(config).workers == 3 and only.config(config).cache_mb == config.cache_mb

@@ -11,7 +11,7 @@ TITLE = "wadofarm: "  # every process of a server says what it is after this, in
 
 
 @dataclass(frozen=True, slots=True)
-class Slot:
+class Place:
     index: int  # 1-based
     count: int  # routers on the port
     first_worker: int  # 1-based number of its first render worker among every router's
@@ -42,10 +42,10 @@ def share(total: int, count: int, index: int) -> int:
     return total // count + (1 if index <= total % count else 0)
 
 
-def slots(config: Config, metrics_dir: str | None = None) -> list[Slot]:
-    """One slot per router, numbering the render workers 1..workers across them."""
+def places(config: Config, metrics_dir: str | None = None) -> list[Place]:
+    """One place per router, numbering the render workers 1..workers across them."""
     found, first, count = [], 1, config.router_count
     for index in range(1, count + 1):
-        found.append(Slot(index, count, first, config.workers, metrics_dir))
+        found.append(Place(index, count, first, config.workers, metrics_dir))
         first += share(config.workers, count, index)
     return found
