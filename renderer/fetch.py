@@ -141,9 +141,8 @@ def fetch(source: HttpSource) -> bytes:
             ) from None
         except OSError as exc:
             _drop(host, port, source.timeout)
-            raise SourceUnavailable(
-                f"Orthanc at {source.base} is unreachable: {type(exc).__name__}"
-            ) from None
+            reason = (exc.strerror or "no connection").lower()  # words, not a class name
+            raise SourceUnavailable(f"Orthanc at {source.base} is unreachable: {reason}") from None
         except (BrokenAnswer, ValueError) as exc:  # e.g. Orthanc died halfway through the file
             _drop(host, port, source.timeout)
             raise SourceUnavailable(

@@ -9,6 +9,8 @@ that trust to the network. So:
 - `--auth auto` (the default) becomes `forward` when Orthanc refuses anonymous requests, so
   wadofarm's own routes do not serve with wadofarm's credentials what Orthanc would not serve
   the client; else `none`. An explicit `--auth none` in front of such an Orthanc is logged.
+  An Orthanc that does not answer at start is logged as a warning and decides nothing: each
+  router asks again when a request comes (`Pending`), and serves only once Orthanc has answered.
 - The pass-through, when Orthanc answers strangers and wadofarm authenticates no one
   (`--auth none`), forwards only what viewers read: GET, HEAD and OPTIONS, and nothing under
   `/tools/`. Everything else is refused with 403 naming `--proxy-writes`, which lifts the rule.
@@ -16,17 +18,19 @@ that trust to the network. So:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import http.client
 import ipaddress
 import logging
+import time
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from router.auth import AuthMode
-from router.config import Config
-from router.errors import Forbidden
+from router.config import Config, mask_url
+from router.errors import Forbidden, UpstreamError, connection_words
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,11 @@ PROBE = "/system"  # answers anyone Orthanc lets in, and changes nothing
 def probe(url: str, timeout: float) -> bool | None:
     """Does Orthanc at `url` answer a request without credentials? True (200), False (401 or
     403), None (unreachable or some other answer: unknown). Blocking: for the start."""
+    return probe_why(url, timeout)[0]
+
+
+def probe_why(url: str, timeout: float) -> tuple[bool | None, str]:
+    """`probe`'s verdict, and when it is None why, in words."""
     parts = urlsplit(url)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -45,11 +54,17 @@ def probe(url: str, timeout: float) -> bool | None:
     conn = connection_class(parts.hostname or "", parts.port, timeout=timeout)
     try:
         conn.request("GET", parts.path.rstrip("/") + PROBE)
-        return _verdict(conn.getresponse().status)
-    except (OSError, http.client.HTTPException):
-        return None
+        status = conn.getresponse().status
+    except http.client.HTTPException:
+        return None, "its answer is not HTTP"
+    except TimeoutError:
+        return None, f"no answer within {timeout:g}s (--upstream-timeout)"
+    except OSError as exc:
+        return None, connection_words(exc)
     finally:
         conn.close()
+    verdict = _verdict(status)
+    return verdict, "" if verdict is not None else f"it answered HTTP {status} to GET {PROBE}"
 
 
 async def probe_async(session: aiohttp.ClientSession, root: str) -> bool | None:
@@ -71,20 +86,38 @@ def _verdict(status: int) -> bool | None:
 
 def settle(config: Config) -> Config:
     """The configuration to serve with: `--auth auto` decided by asking Orthanc, and the
-    warnings about what anyone who can reach the port may do."""
-    anonymous = probe(config.orthanc_url, config.upstream_timeout) if config.orthanc_url else None
+    warnings about what anyone who can reach the port may do. An Orthanc that does not answer
+    is a warning, and leaves `--auth auto` undecided (`Pending` decides it later)."""
+    anonymous, reason = (
+        probe_why(config.orthanc_url, config.upstream_timeout)
+        if (config.orthanc_url)
+        else (None, "")
+    )
+    if config.orthanc_url and anonymous is None:
+        logger.warning(
+            "Orthanc at %s does not answer (%s). wadofarm starts anyway: requests that need "
+            "Orthanc fail, and /readyz says not ready, until it answers%s",
+            mask_url(config.orthanc_url),
+            reason,
+            "; --auth auto is decided then" if config.auth is AuthMode.AUTO else "",
+        )
+        if config.auth is AuthMode.AUTO:
+            return config
+    return decide(config, anonymous)
+
+
+def decide(config: Config, anonymous: bool | None) -> Config:
+    """The configuration once Orthanc has answered the anonymous probe (or there is no Orthanc,
+    or `--auth` was given): `--auth auto` decided, and what anyone may do said in the log."""
     auth = config.auth
     if auth is AuthMode.AUTO:
-        # Unknown (Orthanc down at start): forward, which is right for both kinds of Orthanc.
         auth = AuthMode.NONE if not config.orthanc_url or anonymous else AuthMode.FORWARD
         if config.orthanc_url:
             logger.info(
                 "--auth auto: %s, so --auth %s",
-                {
-                    True: "Orthanc answers anonymous requests",
-                    False: "Orthanc asks for credentials",
-                    None: "Orthanc did not answer the anonymous probe",
-                }[anonymous],
+                "Orthanc answers anonymous requests"
+                if anonymous
+                else "Orthanc asks for credentials",
                 auth.value,
             )
     elif auth is AuthMode.NONE and anonymous is False:
@@ -96,30 +129,64 @@ def settle(config: Config) -> Config:
         )
     settled = dataclasses.replace(config, auth=auth)
     if auth is AuthMode.NONE and not _loopback(config.host):
+        words = _pass_through_words(settled, anonymous)
         logger.warning(
             "listening on %s with --auth none: anyone who can reach port %d can read every "
             "image and whole DICOM file%s",
             config.host,
             config.port,
-            _pass_through_words(settled, anonymous),
+            f"; {words}" if words else "",
         )
     if settled.orthanc_url and settled.proxy:
         logger.info("pass-through to Orthanc: %s", _pass_through_words(settled, anonymous))
     return settled
 
 
+class Pending:
+    """`--auth auto` in front of an Orthanc that had not answered: decided by the first request
+    after Orthanc answers the anonymous probe. Until then every request but the public probes
+    is refused with 502 saying why. One probe at a time: requests that arrive while one is
+    under way take its answer."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.reason = "it has not been asked yet"
+        self._lock = asyncio.Lock()
+        self._asked = 0.0  # when the last probe started
+        self._settled: Config | None = None
+
+    async def __call__(self) -> Config:
+        """The settled configuration, or UpstreamError (502) while Orthanc does not answer."""
+        url = self.config.orthanc_url
+        assert url is not None
+        arrived = time.monotonic()
+        async with self._lock:
+            if self._settled is None and self._asked <= arrived:
+                self._asked = time.monotonic()
+                timeout = self.config.upstream_timeout
+                anonymous, self.reason = await asyncio.to_thread(probe_why, url, timeout)
+                if anonymous is not None:
+                    self._settled = decide(self.config, anonymous)
+            if self._settled is not None:
+                return self._settled
+        raise UpstreamError(
+            f"Orthanc at {mask_url(url)} is unreachable: {self.reason} (wadofarm decides who "
+            "may read, --auth auto, once it answers)"
+        )
+
+
 def _pass_through_words(config: Config, anonymous: bool | None) -> str:
     if not config.orthanc_url or not config.proxy:
         return ""
     if config.proxy_writes:
-        return "; the pass-through forwards every request to Orthanc, writes too (--proxy-writes)"
+        return "the pass-through forwards every request to Orthanc, writes too (--proxy-writes)"
     if config.auth is not AuthMode.NONE:
         mode = config.auth.value
-        return f"; the pass-through forwards every request of a client --auth {mode} let in"
+        return f"the pass-through forwards every request of a client --auth {mode} let in"
     if anonymous is False:
-        return "; the pass-through forwards the client's own credentials, Orthanc decides"
+        return "the pass-through forwards the client's own credentials, Orthanc decides"
     return (
-        "; the pass-through forwards reads only (GET, HEAD, OPTIONS, not /tools/), as Orthanc "
+        "the pass-through forwards reads only (GET, HEAD, OPTIONS, not /tools/), as Orthanc "
         "answers anonymous requests; --proxy-writes forwards everything"
     )
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from router.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from router.errors import InvalidRequest, UpstreamError, UpstreamTimeout, connection_words
 from router.exposure import Guard
 from router.metrics import Metrics
 from router.stores.orthanc import KEEPALIVE
@@ -186,7 +186,7 @@ class Proxy:
             self._observe(started, "error")
             self.guard.lost()  # ask Orthanc again once it is back
             raise UpstreamError(
-                f"Orthanc is unreachable for the pass-through: {type(exc).__name__}"
+                f"Orthanc is unreachable for the pass-through: {connection_words(exc)}"
             ) from None
         self._observe(started, None)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
