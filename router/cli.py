@@ -146,7 +146,7 @@ def check_machine(config: Config) -> None:
 
 
 def settings_table() -> str:
-    """The README's configuration table, made from the same definitions as the flags."""
+    """docs/configuration.md's settings table, made from the same definitions as the flags."""
     rows = ["| flag | variable | default | |", "|---|---|---|---|"]
     for spec in SPECS:
         if spec.kind is bool:

@@ -1,7 +1,7 @@
 """Every setting, defined once: its field in `Config` carries the type, the default, the help, the
 allowed range and (from its flag) the WADOFARM_* variable. router.cli makes the flags, the
-variables and the help from these fields, and the README's configuration table is checked
-against them (tests/router/test_cli.py). `Config` checks itself, so one built in code is too."""
+variables and the help from these fields, and docs/configuration.md's settings table is checked
+against them (tests/test_docs.py). `Config` checks itself, so one built in code is too."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class Setting:
     maximum: float | None = None  # inclusive
     choices: tuple[str, ...] = ()  # for str settings; an Enum's come from its values
     separator: str = ""  # for tuples: how the variable joins several values
-    default_text: str = ""  # the default as the README shows it, when the value is per machine
+    default_text: str = ""  # the default as the docs show it, when the value is per machine
     schemes: tuple[str, ...] = ()  # for URLs: the allowed schemes
     words: tuple[tuple[str, Callable[[], object]], ...] = ()  # e.g. ("auto", a function)
     secret: bool = False  # shown as *** wherever settings are printed or logged
