@@ -1,5 +1,6 @@
-"""The drop-in guide's report (docs/drop-in.md) names, for each operation a viewer uses, the test that shows it
-through wadofarm: each named test must exist (a renamed or removed one fails here)."""
+"""The drop-in guide's report (docs/drop-in.md) names, for each operation a viewer uses, the
+test that shows it through wadofarm: each named test must exist (a renamed or removed one fails
+here)."""
 
 from __future__ import annotations
 
