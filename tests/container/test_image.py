@@ -64,7 +64,11 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
 
 @pytest.fixture(scope="module")
 def image(podman: Podman) -> str:
+    # The build stage tagged too: its layers (the dependencies' wheels) stay cached for the
+    # next run when the prune below drops what earlier builds left untagged.
+    podman.build(f"{IMAGE}-build", REPO / "Containerfile", REPO, target="build")
     took = podman.build(IMAGE, REPO / "Containerfile", REPO)
+    podman.prune()
     size = podman.size(IMAGE)
     print(f"\nwadofarm image built in {took:.0f} s, {size / 1e6:.0f} MB")
     inspected = json.loads(podman("image", "inspect", IMAGE).stdout)[0]
@@ -220,4 +224,71 @@ def test_compose_as_the_readme_and_the_docs_say(
         assert refused.status == 403  # an Orthanc without users: reads only through wadofarm
     finally:
         run([require_program("podman-compose"), "-p", project, *compose, "down", "-v"])
+        run(["podman", "network", "rm", "-f", f"{project}_default"])
+
+
+def test_the_scale_out_recipe(
+    podman: Podman, image: str, orthanc_image: str, tmp_path: Path
+) -> None:
+    """compose.yaml with compose.scale-out.yaml: nginx (Debian's, deploy/nginx/wadofarm.conf)
+    balances two nodes sharing Debian's Redis; a render through nginx names its node."""
+    deploy = REPO / "deploy"
+    podman.build(
+        "localhost/wadofarm-nginx:test", deploy / "nginx" / "Containerfile", deploy / "nginx"
+    )
+    podman.build(
+        "localhost/wadofarm-redis:test", deploy / "redis" / "Containerfile", deploy / "redis"
+    )
+    for name in ("nginx", "redis"):  # the names compose.scale-out.yaml gives its images
+        podman("tag", f"localhost/wadofarm-{name}:test", f"localhost/wadofarm-{name}")
+    ports = {name: free_port() for name in ("WADOFARM", "ORTHANC", "NGINX")}
+    project = f"wadofarmscale{ports['NGINX']}"
+    env = {
+        **podman.env,
+        **{f"{name}_PUBLISH": f"127.0.0.1:{port}" for name, port in ports.items()},
+        "WADOFARM_IMAGE": image,
+        "ORTHANC_IMAGE": orthanc_image,
+    }
+    compose = [require_program("podman-compose"), "-p", project, "-f", "deploy/compose.yaml"]
+    compose += ["-f", "deploy/compose.scale-out.yaml"]
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    try:
+        done = run([*compose, "up", "-d"])
+        assert done.returncode == 0, done.stderr[-3000:]
+        node = f"http://127.0.0.1:{ports['WADOFARM']}"
+        wait_ready(
+            node, "the first node", lambda: run(["podman", "logs", f"{project}_wadofarm_1"]).stderr
+        )
+        stored = request(
+            "POST", f"http://127.0.0.1:{ports['ORTHANC']}/instances", body=badfiles.good(),
+            headers={"Content-Type": "application/dicom"},
+        )  # fmt: skip
+        assert stored.status == 200, stored.text
+        nginx = f"http://127.0.0.1:{ports['NGINX']}"
+        deadline = time.monotonic() + READY_TIMEOUT  # until nginx and the second node answer
+        while True:
+            try:
+                reply = get(
+                    nginx + "/wado", params={"requestType": "WADO", "objectUID": badfiles.GOOD_UID}
+                )
+                if reply.status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "nginx never passed a render"
+            time.sleep(1)
+        assert reply.headers["x-wadofarm-node"] in ("wadofarm-1", "wadofarm-2")
+        assert decode(reply.body).shape[:2] == (128, 128)
+        for name in ("wadofarm_1", "wadofarm-2_1"):
+            assert (
+                "shares renders through Redis at redis://redis:6379/0"
+                in run(["podman", "logs", f"{project}_{name}"]).stderr
+            )
+    finally:
+        run([*compose, "down", "-v"])
         run(["podman", "network", "rm", "-f", f"{project}_default"])

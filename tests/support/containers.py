@@ -92,7 +92,7 @@ class Podman:
         tar.unlink()
         return time.monotonic() - started
 
-    def build(self, tag: str, containerfile: Path, context: Path) -> float:
+    def build(self, tag: str, containerfile: Path, context: Path, target: str = "") -> float:
         """`podman build` as a user would run it (docker format, for HEALTHCHECK), plus the
         host's CA bundle as pip's secret; the seconds it took."""
         secret = [f"--secret=id=pip_cert,src={CA_BUNDLE}"] if CA_BUNDLE.exists() else []
@@ -102,6 +102,7 @@ class Podman:
             "--format=docker",
             "--network=host",
             *secret,
+            *([f"--target={target}"] if target else []),
             "-t",
             tag,
             "-f",
@@ -113,3 +114,8 @@ class Podman:
 
     def size(self, tag: str) -> int:
         return int(self("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+
+    def prune(self) -> None:
+        """Drop the images earlier builds left untagged (a rebuilt image's old layers), so that
+        the cache kept between runs does not grow with every change of the code."""
+        self("image", "prune", "--force", timeout=300)
