@@ -51,10 +51,23 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     except ImportError:
         logger.warning("matplotlib is not installed (pip install '.[bench]'): no plot")
         return False
+    fig = figure(results)
+    if fig is None:
+        return False
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def figure(results: dict[str, Any]) -> Any:
+    """The figure of `results` (a matplotlib Figure; its axes in reading order), or None
+    when the run has no closed-loop points to draw."""
+    import matplotlib.pyplot as plt
+
     closed = _closed(results)
     names = list(dict.fromkeys(p["scenario"] for p in closed))
     if not names:
-        return False
+        return None
     routers = [p for p in results["points"] if p["scenario"].startswith(("routers_", "floor_"))]
     grid_rows = math.ceil(len(names) / COLUMNS)
     heights = [2.6, *([2.1] * grid_rows), 2.8]
@@ -78,9 +91,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     if routers:
         _routers(fig.add_subplot(grid[bottom, 1]), routers)
         _router_cpu(fig.add_subplot(grid[bottom, 2]), routers)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return True
+    return fig
 
 
 def _headline(ax: Any, closed: list[dict[str, Any]], names: list[str]) -> None:

@@ -102,3 +102,42 @@ def test_every_target_row_names_the_concurrency_it_was_measured_at() -> None:
     assert "c=32" not in text
     unmeasured = [line for line in text.splitlines() if "not measured" in line]
     assert unmeasured and all(line.split("|")[2].strip() == "-" for line in unmeasured)
+
+
+def test_the_plot_puts_the_routers_beside_their_floors(tmp_path: Path) -> None:
+    """BENCHMARKS.png from a run with every kind of row: drawn, headline first; the routers'
+    rows and the floors in their own panels (not a lone dot on a log axis)."""
+    from bench.plot import ROUTER_CPU, figure, plot
+
+    points = [
+        _point(name, server, c, rps)
+        for name in ("cold_thumbnails", "hot_zipf")
+        for server, rps in (("wadofarm", 900.0), ("orthanc", 300.0))
+        for c in (8, 32)
+    ]
+    for scenario, routers, rps in (
+        ("routers_hot", 1, 7000.0),
+        ("routers_hot", 2, 11000.0),
+        ("routers_cold", 1, 800.0),
+        ("routers_cold", 2, 1000.0),
+        ("floor_bare", 1, 25000.0),
+        ("floor_hop", 1, 5000.0),
+    ):
+        points.append({**_point(scenario, "wadofarm", 32, rps), "routers": routers})
+    assert {row[1] for row in ROUTER_CPU} == {"routers_hot", "routers_cold"}
+    assert {row[3] for row in ROUTER_CPU} == {"floor_bare", "floor_hop"}
+    results = {"points": points, "machine": {"cores": 2}}
+    path = tmp_path / "plot.png"
+    assert plot(results, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    axes = figure(results).axes
+    assert axes[0].get_title().startswith("Throughput, wadofarm ÷ Orthanc's /wado")
+    headline = [bar.get_width() for bar in axes[0].patches]
+    assert headline == [3.0, 3.0]  # 900 ÷ 300 at 32 connections, per scenario
+    assert axes[-2].get_title() == "1 against 2 routers, same workers"
+    heights = sorted(bar.get_height() for bar in axes[-2].patches)
+    assert heights == [800.0, 1000.0, 7000.0, 11000.0]
+    cpu = axes[-1]
+    assert cpu.get_title() == "Router CPU per request, 1 router"
+    levels = sorted(float(line.get_segments()[0][0][1]) for line in cpu.collections)
+    assert levels == [0.08, 0.15, 0.4, 0.4]  # two targets, two floors beside their bars
