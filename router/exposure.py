@@ -39,14 +39,28 @@ TOOLS = "/tools/"  # Orthanc's actions: reset, log level, lookup, find, execute-
 PROBE = "/system"  # answers anyone Orthanc lets in, and changes nothing
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """Orthanc's answer to the anonymous probe: its HTTP status, or why there was none."""
+
+    status: int | None  # None: no answer (refused, unresolvable, timed out, not HTTP)
+    reason: str = ""  # why there was no answer, in words
+
+    @property
+    def anonymous(self) -> bool | None:
+        """True: Orthanc answers strangers (200); False: it asks for credentials (401, 403);
+        None: no answer, or one that says neither."""
+        return None if self.status is None else _verdict(self.status)
+
+
 def probe(url: str, timeout: float) -> bool | None:
     """Does Orthanc at `url` answer a request without credentials? True (200), False (401 or
     403), None (unreachable or some other answer: unknown). Blocking: for the start."""
-    return probe_why(url, timeout)[0]
+    return ask(url, timeout).anonymous
 
 
-def probe_why(url: str, timeout: float) -> tuple[bool | None, str]:
-    """`probe`'s verdict, and when it is None why, in words."""
+def ask(url: str, timeout: float) -> Answer:
+    """The anonymous probe (`GET /system`, no credentials). Blocking."""
     parts = urlsplit(url)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -54,17 +68,15 @@ def probe_why(url: str, timeout: float) -> tuple[bool | None, str]:
     conn = connection_class(parts.hostname or "", parts.port, timeout=timeout)
     try:
         conn.request("GET", parts.path.rstrip("/") + PROBE)
-        status = conn.getresponse().status
+        return Answer(conn.getresponse().status)
     except http.client.HTTPException:
-        return None, "its answer is not HTTP"
+        return Answer(None, "its answer is not HTTP")
     except TimeoutError:
-        return None, f"no answer within {timeout:g}s (--upstream-timeout)"
+        return Answer(None, f"no answer within {timeout:g}s (--upstream-timeout)")
     except OSError as exc:
-        return None, connection_words(exc)
+        return Answer(None, connection_words(exc))
     finally:
         conn.close()
-    verdict = _verdict(status)
-    return verdict, "" if verdict is not None else f"it answered HTTP {status} to GET {PROBE}"
 
 
 async def probe_async(session: aiohttp.ClientSession, root: str) -> bool | None:
@@ -88,38 +100,37 @@ def settle(config: Config) -> Config:
     """The configuration to serve with: `--auth auto` decided by asking Orthanc, and the
     warnings about what anyone who can reach the port may do. An Orthanc that does not answer
     is a warning, and leaves `--auth auto` undecided (`Pending` decides it later)."""
-    anonymous, reason = (
-        probe_why(config.orthanc_url, config.upstream_timeout)
-        if (config.orthanc_url)
-        else (None, "")
-    )
-    if config.orthanc_url and anonymous is None:
+    answer = ask(config.orthanc_url, config.upstream_timeout) if config.orthanc_url else None
+    if config.orthanc_url and answer is not None and answer.status is None:
         logger.warning(
             "Orthanc at %s does not answer (%s). wadofarm starts anyway: requests that need "
             "Orthanc fail, and /readyz says not ready, until it answers%s",
             mask_url(config.orthanc_url),
-            reason,
+            answer.reason,
             "; --auth auto is decided then" if config.auth is AuthMode.AUTO else "",
         )
         if config.auth is AuthMode.AUTO:
             return config
-    return decide(config, anonymous)
+    return decide(config, answer)
 
 
-def decide(config: Config, anonymous: bool | None) -> Config:
+def decide(config: Config, answer: Answer | None) -> Config:
     """The configuration once Orthanc has answered the anonymous probe (or there is no Orthanc,
     or `--auth` was given): `--auth auto` decided, and what anyone may do said in the log."""
+    anonymous = answer.anonymous if answer is not None else None
     auth = config.auth
     if auth is AuthMode.AUTO:
+        # An answer that says neither (a 404: a path prefix, a proxy): forward, which is right
+        # for both kinds of Orthanc.
         auth = AuthMode.NONE if not config.orthanc_url or anonymous else AuthMode.FORWARD
         if config.orthanc_url:
-            logger.info(
-                "--auth auto: %s, so --auth %s",
-                "Orthanc answers anonymous requests"
-                if anonymous
-                else "Orthanc asks for credentials",
-                auth.value,
-            )
+            said = {
+                True: "Orthanc answers anonymous requests",
+                False: "Orthanc asks for credentials",
+                None: f"Orthanc answered the anonymous probe with HTTP "
+                f"{answer.status if answer else '?'}, which says neither",
+            }[anonymous]
+            logger.info("--auth auto: %s, so --auth %s", said, auth.value)
     elif auth is AuthMode.NONE and anonymous is False:
         logger.warning(
             "--auth none in front of an Orthanc that asks for credentials: any client reads "
@@ -163,10 +174,10 @@ class Pending:
         async with self._lock:
             if self._settled is None and self._asked <= arrived:
                 self._asked = time.monotonic()
-                timeout = self.config.upstream_timeout
-                anonymous, self.reason = await asyncio.to_thread(probe_why, url, timeout)
-                if anonymous is not None:
-                    self._settled = decide(self.config, anonymous)
+                answer = await asyncio.to_thread(ask, url, self.config.upstream_timeout)
+                self.reason = answer.reason
+                if answer.status is not None:
+                    self._settled = decide(self.config, answer)
             if self._settled is not None:
                 return self._settled
         raise UpstreamError(
