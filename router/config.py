@@ -272,13 +272,14 @@ class Config:
         AuthMode.AUTO,
         "access control: none; bearer = a token from --auth-tokens; forward = the client's "
         "Authorization header goes to Orthanc, whose users decide; auto = forward if Orthanc "
-        "refuses anonymous requests (asked at start), else none (see Access)",
+        "refuses anonymous requests (asked at start, or when it first answers), else none (see the "
+        "security model)",
     )
     proxy_writes: bool = setting(
         False,
         "pass every method and Orthanc's /tools/ through, even to clients wadofarm does not "
         "authenticate (--auth none) of an Orthanc that answers anonymous requests; without it "
-        "only GET, HEAD and OPTIONS pass (see Access)",
+        "only GET, HEAD and OPTIONS pass (see the security model)",
     )
     auth_tokens: Path | None = setting(
         None,
