@@ -66,8 +66,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
 def image(podman: Podman) -> str:
     # The build stage tagged too: its layers (the dependencies' wheels) stay cached for the
     # next run when the prune below drops what earlier builds left untagged.
-    podman.build(f"{IMAGE}-build", REPO / "Containerfile", REPO, target="build")
-    took = podman.build(IMAGE, REPO / "Containerfile", REPO)
+    took = podman.build(f"{IMAGE}-build", REPO / "Containerfile", REPO, target="build")
+    took += podman.build(IMAGE, REPO / "Containerfile", REPO)
     podman.prune()
     size = podman.size(IMAGE)
     print(f"\nwadofarm image built in {took:.0f} s, {size / 1e6:.0f} MB")
