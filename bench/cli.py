@@ -1,12 +1,16 @@
-"""`python -m bench run …` (the suite) and `python -m bench report RESULTS.json` (re-render)."""
+"""`python -m bench quick` (a minute), `python -m bench run …` (the suite), `scale`, `prewarm`
+and `python -m bench report RESULTS.json` (re-render). Nothing writes BENCHMARKS.md unless
+`--markdown` names it."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +22,16 @@ from bench.runner import Options, run
 from bench.scenarios import all_scenarios
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# `quick`: the headline scenarios at the targets' concurrency, short rows, a small series.
+QUICK = Options(
+    scenarios=("cold_thumbnails", "cold_full", "hot_zipf"),
+    concurrencies=(32,),
+    duration=3.0,
+    warmup=0.5,
+    slices=40,
+    open_loop=False,
+    ceiling_seconds=0.5,
+)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -29,7 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Options(scenarios=tuple(names))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    r = commands.add_parser("run", help="run the suite against wadofarm and Orthanc's /wado")
+    q = commands.add_parser(
+        "quick",
+        help="about a minute: cold thumbnails, cold full size and render-cache hits at 32 "
+        "connections, wadofarm against Orthanc's /wado; results go to a new folder it names",
+    )
+    q.add_argument("--out", type=Path, help="results folder (default: a new one in the temp dir)")
+    q.add_argument("--workers", type=int, default=QUICK.workers, help="wadofarm workers")
+    q.add_argument("--duration", type=float, default=QUICK.duration, help="seconds per row")
+    q.add_argument("--cache", type=Path, default=QUICK.cache, help="generated series")
+    r = commands.add_parser(
+        "run", help="the whole suite against wadofarm and Orthanc's /wado (about eight minutes)"
+    )
     r.add_argument(
         "--scenarios", default=",".join(names), help=f"comma list of: {', '.join(names)}"
     )
@@ -135,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         except SetupError as exc:
             sys.exit(f"bench: {exc}")
         return
+    if args.command == "quick":
+        run_quick(args, command)
+        return
     chosen = tuple(s for s in args.scenarios.split(",") if s)
     unknown = set(chosen) - {s.name for s in all_scenarios()}
     if unknown:
@@ -213,3 +241,19 @@ def run_prewarm(args: argparse.Namespace, command: str) -> None:
     if args.markdown is not None:
         prewarm.write_section(args.markdown, text)
     print(text)
+
+
+def run_quick(args: argparse.Namespace, command: str) -> None:
+    """The quick run: its own new folder (in the temp dir unless --out names one), never
+    BENCHMARKS.md; the last line names the folder."""
+    out = args.out or Path(tempfile.mkdtemp(prefix=f"wadofarm-bench-{time.strftime('%H%M%S')}-"))
+    options = dataclasses.replace(
+        QUICK, workers=args.workers, cache=args.cache, duration=args.duration
+    )
+    try:
+        results = run(options).as_json()
+    except SetupError as exc:
+        sys.exit(f"bench: {exc}")
+    report = write(results, out, None, command)
+    print(report.read_text())
+    print(f"results (JSON, Markdown, PNG) are in {out}/: {report.name}, latest.json, latest.png")

@@ -1,17 +1,15 @@
-"""A run's results as JSON, a Markdown report and a PNG plot. BENCHMARKS.md is rewritten above
-its notes marker; the hand-written notes below it are kept."""
+"""A run's results as a Markdown report (the PNG is bench.plot's). BENCHMARKS.md is rewritten
+above its notes marker; the hand-written notes below it are kept."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from bench import projection
-from bench.points import routers_ms
+from bench.plot import plot
+from bench.points import CONNECTIONS, routers_ms
 from bench.targets import client_cores, evaluate
-
-logger = logging.getLogger(__name__)
 
 NOTES_MARKER = "<!-- notes: everything below this line is kept when the suite rewrites the file -->"
 
@@ -91,12 +89,16 @@ def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
         "",
         "## Targets",
         "",
-        "| target | measured | met |",
-        "|---|---|---|",
+        f"Each target is stated at {CONNECTIONS} connections; `conns` is the concurrency its "
+        "figures were measured at in this run (the nearest the run had).",
+        "",
+        "| target | conns | measured | met |",
+        "|---|---:|---|---|",
     ]
     for v in evaluate(results):
         met = "n/a" if v.met is None else ("yes" if v.met else "**no**")
-        out.append(f"| {v.target} | {v.measured} | {met} |")
+        conns = "-" if v.connections is None else str(v.connections)
+        out.append(f"| {v.target} | {conns} | {v.measured} | {met} |")
     out += ["", "## Closed loop (N connections, each waits for its answer)", ""]
     out += side_by_side(results["points"], "closed")
     if any(p["mode"] == "open" for p in results["points"]):
@@ -123,7 +125,11 @@ def markdown(results: dict[str, Any], command: str, plot: str | None) -> str:
     if projected:
         out += ["", *projected]
     if plot:
-        out += ["", f"![throughput and p99 against connections]({plot})"]
+        out += [
+            "",
+            f"![wadofarm ÷ Orthanc per scenario, throughput against connections, p99, and 1 "
+            f"against 2 routers beside the router's floors]({plot})",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -195,40 +201,4 @@ def write_section(path: Path, text: str, start: str, end: str) -> None:
     path.write_text(old + "\n" + text)
 
 
-def plot(results: dict[str, Any], path: Path) -> bool:
-    """Throughput and p99 against connections, one line per server; False without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib is not installed (pip install '.[bench]'): no plot")
-        return False
-    closed = [p for p in results["points"] if p["mode"] == "closed"]
-    names = list(dict.fromkeys(p["scenario"] for p in closed))
-    if not names:
-        return False
-    fig, axes = plt.subplots(len(names), 2, figsize=(10, 2.6 * len(names)), squeeze=False)
-    for row, name in enumerate(names):
-        for server, style in (("wadofarm", "o-"), ("orthanc", "s--")):
-            pts = sorted(
-                (p for p in closed if p["scenario"] == name and p["server"] == server),
-                key=lambda p: p["concurrency"],
-            )
-            xs = [p["concurrency"] for p in pts]
-            axes[row][0].plot(xs, [p["rps"] for p in pts], style, label=server)
-            axes[row][1].plot(xs, [p["p99_ms"] for p in pts], style, label=server)
-        axes[row][0].set_ylabel(f"{name}\nreq/s")
-        axes[row][1].set_ylabel("p99 ms")
-        axes[row][1].set_yscale("log")
-        for ax in axes[row]:
-            ax.set_xscale("log", base=2)
-            ax.grid(True, alpha=0.3)
-    axes[0][0].legend()
-    for ax in axes[-1]:
-        ax.set_xlabel("connections")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return True
+__all__ = ["markdown", "plot", "write_benchmarks", "write_section"]

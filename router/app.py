@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,12 +134,25 @@ async def proxy_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[PROXY].close()
 
 
+def _settle_later(config: Config, guard: exposure.Guard) -> Callable[[], Awaitable[AuthMode]]:
+    """--auth auto decided by the first request after Orthanc answers, the pass-through's
+    guard with it."""
+    pending = exposure.Pending(config)
+
+    async def settle() -> AuthMode:
+        settled = await pending()
+        guard.guarded = exposure.Guard.for_config(settled).guarded
+        return settled.auth
+
+    return settle
+
+
 def create_app(config: Config, place: Place | None = None) -> web.Application:
     """`place`: which of several routers on one port this is (router.supervisor); alone if None.
     `config` is then this router's share (Place.config)."""
-    place = place or Place(1, 1, 1, config.workers)
-    if config.auth is AuthMode.AUTO:  # not settled by `wadofarm serve`: a Config from code
+    if config.auth is AuthMode.AUTO and place is None:  # a Config from code: not yet asked
         config = exposure.settle(config)
+    place = place or Place(1, 1, 1, config.workers)
     metrics = Metrics(place.metrics_dir)
     cors = Cors(config.cors_origins) if config.cors_origins else None
     access = Access(config.auth, config.auth_tokens, config.auth_cache_seconds)
@@ -183,8 +196,10 @@ def create_app(config: Config, place: Place | None = None) -> web.Application:
     app.router.add_get("/metrics", metrics.view)
     gallery.add_routes(app)
     paths.add_routes(app)  # `//wado`, `/wado/`: routed as Orthanc reads them
+    guard = exposure.Guard.for_config(config)
+    if access.mode is AuthMode.AUTO:  # Orthanc did not answer at start: decided later
+        access.settle = _settle_later(config, guard)
     if config.orthanc_url and config.proxy:
-        guard = exposure.Guard.for_config(config)
         app[PROXY] = Proxy(
             config.orthanc_url,
             config.upstream_timeout,

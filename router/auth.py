@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +102,8 @@ class TokenFile:
 class Access:
     def __init__(self, mode: AuthMode, tokens: Path | None = None, ttl: float = 10.0) -> None:
         self.mode = mode
+        # --auth auto before Orthanc has answered: decides the mode, or refuses (502) meanwhile
+        self.settle: Callable[[], Awaitable[AuthMode]] | None = None
         self.tokens = TokenFile(tokens) if mode is AuthMode.BEARER and tokens else None
         self.ttl = ttl
         self._allowed: BoundedDict[tuple[bytes, str], float] = BoundedDict(DECISIONS)
@@ -173,6 +175,8 @@ def auth_middleware(access: Access, store_of: Callable[[web.Application], Store]
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not is_public(request):
+            if access.mode is AuthMode.AUTO and access.settle is not None:
+                access.mode = await access.settle()  # once Orthanc answers (router.exposure)
             access.authenticate(request)
             path = reading(request).path
             if access.mode is AuthMode.FORWARD and shows_nothing_of_orthanc(path):

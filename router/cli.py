@@ -3,27 +3,57 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from router import exposure
+from router import exposure, port
 from router.config import BY_NAME, SPECS, Config, SettingError, Spec
 from router.place import Place
 from router.server import configure_logging, run_router
+
+DESCRIPTION = """\
+wadofarm renders DICOM images for viewers: WADO-URI (/wado) and DICOMweb rendered and
+thumbnail requests, answered by a pool of render processes and a render cache, in front of
+Orthanc (--orthanc) or a folder of DICOM files (--dicom-dir). Everything else a viewer asks
+for is passed through to Orthanc."""
+
+EPILOG = """\
+examples:
+  wadofarm serve                                   pydicom's sample images, on 127.0.0.1:8080
+  wadofarm serve --orthanc http://127.0.0.1:8042   in front of a local Orthanc
+  wadofarm serve --check-config                    what each setting is, and where it came from
+
+Every setting of `wadofarm serve --help` can be given as a WADOFARM_* environment variable.
+The documentation is the docs/ folder of wadofarm's source (`mkdocs serve` shows it as a site)."""
+
+
+def version() -> str:
+    """The installed distribution's version (an editable install's too)."""
+    try:
+        return importlib.metadata.version("wadofarm")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install .)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `serve` flags, one per `Config` field; values stay text (None when not given) until
     `config_from_args` reads them, so a bad variable cannot break `--help`."""
-    parser = argparse.ArgumentParser(prog="wadofarm", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="wadofarm",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"wadofarm {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     serve = commands.add_parser(
         "serve",
-        help="serve WADO-URI renders",
-        description="Serve /wado from Orthanc (--orthanc), a folder (--dicom-dir), or, with "
+        help="start the server (wadofarm serve --help lists every setting)",
+        description="Serve renders from Orthanc (--orthanc), a folder (--dicom-dir), or, with "
         "neither, from the sample files bundled with pydicom. Every flag falls back to the "
         "environment variable named in its help; an empty variable counts as unset.",
     )
@@ -81,7 +111,7 @@ def config_from_args(
             spec.check(values[spec.name])
         except SettingError as error:
             shown = given if isinstance(given, str) else spec.setting.separator.join(given)  # type: ignore[arg-type]
-            raise SettingError(where, shown, error.allowed) from None
+            raise SettingError(where, spec.masked(shown), error.allowed) from None
     try:
         return Config(**values)  # type: ignore[arg-type]
     except SettingError as error:
@@ -116,7 +146,7 @@ def check_machine(config: Config) -> None:
 
 
 def settings_table() -> str:
-    """The README's configuration table, made from the same definitions as the flags."""
+    """docs/configuration.md's settings table, made from the same definitions as the flags."""
     rows = ["| flag | variable | default | |", "|---|---|---|---|"]
     for spec in SPECS:
         if spec.kind is bool:
@@ -141,8 +171,14 @@ def settings_table() -> str:
 
 
 def serve(config: Config) -> None:
+    try:
+        port.check(config.host, config.port)  # before anything starts, one line if not
+    except port.PortUnavailable as error:
+        print(f"wadofarm: {error}", file=sys.stderr)
+        sys.exit(1)
     configure_logging(config)
-    config = exposure.settle(config)  # --auth auto decided once, for every router
+    # --auth auto decided once for every router, or by each once Orthanc first answers
+    config = exposure.settle(config)
     if config.router_count == 1:  # one process, as before: no supervisor in between
         run_router(config, Place(1, 1, 1, config.workers))
         return
@@ -152,7 +188,11 @@ def serve(config: Config) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `wadofarm` alone: what it is and how to start it
+        parser.print_help(sys.stderr)
+        sys.exit(2)
     if args.command == "serve":
         set_by: dict[str, str] = {}
         try:
@@ -163,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(2)  # as argparse does for a bad flag
         if args.check_config:
             for spec in SPECS:
-                value = getattr(config, spec.name)
-                shown = "***" if spec.name == "orthanc_password" and value else spec.show(value)
+                shown = spec.show(getattr(config, spec.name))  # secrets masked
                 print(f"{spec.name}={shown} ({set_by[spec.name]})")
             return
         serve(config)

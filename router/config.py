@@ -1,7 +1,7 @@
 """Every setting, defined once: its field in `Config` carries the type, the default, the help, the
 allowed range and (from its flag) the WADOFARM_* variable. router.cli makes the flags, the
-variables and the help from these fields, and the README's configuration table is checked
-against them (tests/router/test_cli.py). `Config` checks itself, so one built in code is too."""
+variables and the help from these fields, and docs/configuration.md's settings table is checked
+against them (tests/test_docs.py). `Config` checks itself, so one built in code is too."""
 
 from __future__ import annotations
 
@@ -46,17 +46,19 @@ class Setting:
     maximum: float | None = None  # inclusive
     choices: tuple[str, ...] = ()  # for str settings; an Enum's come from its values
     separator: str = ""  # for tuples: how the variable joins several values
-    default_text: str = ""  # the default as the README shows it, when the value is per machine
+    default_text: str = ""  # the default as the docs show it, when the value is per machine
     schemes: tuple[str, ...] = ()  # for URLs: the allowed schemes
     words: tuple[tuple[str, Callable[[], object]], ...] = ()  # e.g. ("auto", a function)
+    secret: bool = False  # shown as *** wherever settings are printed or logged
 
 
 def setting(default: Any = None, help: str = "", **options: Any) -> Any:
     """A `Config` field with its `Setting`; `default` may be a zero-argument callable."""
     meta = {"setting": Setting(help=help, **options)}
+    shown = not options.get("secret", False)  # a secret stays out of the Config's repr too
     if callable(default) and not isinstance(default, type):
-        return field(default_factory=default, metadata=meta)
-    return field(default=default, metadata=meta)
+        return field(default_factory=default, metadata=meta, repr=shown)
+    return field(default=default, metadata=meta, repr=shown)
 
 
 class DefaultWindowSetting(enum.Enum):
@@ -111,15 +113,11 @@ class Config:
         schemes=("http", "https"),
     )
     orthanc_user: str | None = setting(None, "HTTP basic user for Orthanc", metavar="USER")
-    orthanc_password: str | None = field(
-        default=None,
-        repr=False,
-        metadata={
-            "setting": Setting(
-                help="HTTP basic password for Orthanc (prefer the variable: flags show in `ps`)",
-                metavar="PASSWORD",
-            )
-        },
+    orthanc_password: str | None = setting(
+        None,
+        "HTTP basic password for Orthanc (prefer the variable: flags show in `ps`)",
+        metavar="PASSWORD",
+        secret=True,
     )
     dicom_dirs: tuple[Path, ...] = setting(
         (),
@@ -321,13 +319,14 @@ class Config:
         AuthMode.AUTO,
         "access control: none; bearer = a token from --auth-tokens; forward = the client's "
         "Authorization header goes to Orthanc, whose users decide; auto = forward if Orthanc "
-        "refuses anonymous requests (asked at start), else none (see Access)",
+        "refuses anonymous requests (asked at start, or when it first answers), else none (see the "
+        "security model)",
     )
     proxy_writes: bool = setting(
         False,
         "pass every request through, even from clients wadofarm does not know (--auth none or "
         "forward) to an Orthanc that answers anonymous requests; without it only what a viewer "
-        "or Orthanc Explorer reads passes (see Everything else goes to Orthanc)",
+        "or Orthanc Explorer reads passes (see the security model)",
     )
     auth_tokens: Path | None = setting(
         None,
@@ -354,12 +353,16 @@ class Config:
         if self.auth is AuthMode.BEARER and not self.auth_tokens:
             raise SettingError("auth", "bearer", "needs --auth-tokens PATH")
         if self.routers > self.workers:
-            allowed = f"at most --workers ({self.workers}): each router drives its own"
+            allowed = (
+                f"at most as many routers as render workers (--workers {self.workers}), since "
+                "each router drives its own share of the workers: give fewer routers or more "
+                "workers"
+            )
             raise SettingError("routers", self.routers, allowed)
         if self.public_url and self.public_url.partition("://")[2].strip("/").count("/"):
             # Orthanc's plugin takes a host from the request, never a path (its PublicRoot).
             allowed = "a scheme and host[:port] only, no path"
-            raise SettingError("public_url", self.public_url, allowed)
+            raise SettingError("public_url", BY_NAME["public_url"].masked(self.public_url), allowed)
 
     @property
     def router_count(self) -> int:
@@ -385,6 +388,21 @@ def show(value: object) -> str:
     if isinstance(value, tuple):
         return ",".join(show(v) for v in value)
     return "" if value is None else str(value)
+
+
+def mask_url(url: str) -> str:
+    """A URL with the secret part of its user-info masked: `http://user:***@host`, or
+    `redis://***@host` for a user-info without a password (it may be a token)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon and user else "***"
+    return f"{scheme}://{shown}@{host}{slash}{path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,11 +436,21 @@ class Spec:
         return self.show(self.default()) or self.setting.default_text
 
     def show(self, value: object) -> str:
-        """A value as a user would type it, by its word where it has one (routers 0: auto)."""
+        """A value as a user would type it, by its word where it has one (routers 0: auto),
+        with its secrets masked: fit to print or log."""
         for word, means in self.setting.words:
             if means() == value:
                 return word
-        return show(value)
+        return self.masked(show(value))
+
+    def masked(self, text: str) -> str:
+        """`text` as it may be printed or logged: a secret setting as ***, and the password
+        (or a user-info without one, which may be a token) of a URL masked."""
+        if self.setting.secret:
+            return "***" if text else ""
+        if not self.setting.schemes:
+            return text
+        return ",".join(mask_url(part) for part in text.split(",")) if self.many else mask_url(text)
 
     def allowed(self) -> str:
         """What this setting takes, in words."""
@@ -495,7 +523,7 @@ class Spec:
             scheme, sep, rest = str(value).partition("://")
             wrong = not sep or not rest or scheme.lower() not in s.schemes
         if wrong:
-            raise SettingError(self.name, show(value), self.allowed())
+            raise SettingError(self.name, self.masked(show(value)), self.allowed())
 
 
 def _same(value: object) -> object:

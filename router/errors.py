@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
 from renderer import errors as render_errors
@@ -62,6 +65,29 @@ class UpstreamError(WadoError):
 
 class UpstreamTimeout(WadoError):
     status = 504
+
+
+def connection_words(exc: BaseException) -> str:
+    """What went wrong on a connection to Orthanc (or Redis), in words for an error body or a log
+    line: never the name of a Python class, which tells a user nothing."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "it closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "its answer was cut short"
+    cause = getattr(exc, "os_error", None) or exc  # aiohttp's connector errors wrap the OS's
+    if isinstance(cause, socket.gaierror):
+        return "its host name does not resolve"
+    if isinstance(cause, ConnectionRefusedError):
+        return "the connection was refused: nothing listens at that address and port"
+    if isinstance(cause, ConnectionResetError):
+        return "it reset the connection"
+    if isinstance(cause, ssl.SSLError | aiohttp.ClientSSLError):
+        return "the TLS handshake failed (is its certificate trusted?)"
+    if isinstance(cause, TimeoutError):
+        return "it did not answer in time"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
+    return "the connection failed"
 
 
 # The renderer says what went wrong; this table alone says what that means over HTTP.

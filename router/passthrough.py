@@ -1,7 +1,7 @@
 """What the pass-through lets a client it does not know ask of an Orthanc that answers anyone:
 the reads a viewer and Orthanc Explorer make, listed here once (`READS`), and nothing else
-(router.exposure decides when the list applies). The README's table is made from it
-(`table()`; tests/router/test_passthrough.py checks it is current).
+(router.exposure decides when the list applies). The security page's table (docs/security.md)
+is made from it (`table()`; tests/router/test_passthrough.py checks it is current).
 
 Patterns are over the path as Orthanc reads it (router.paths), one segment each: `{level}` is
 patients, studies, series or instances; `{id}` an Orthanc identifier (five groups of eight hex
@@ -190,7 +190,7 @@ def orthanc_unquote(text: str) -> str:
 
 
 def table() -> str:
-    """The README's table of what passes."""
+    """The security page's table of what passes (docs/security.md)."""
     rows = ["| method | path | why |", "|---|---|---|"]
     for read in READS:
         pattern = read.pattern.replace("|", "\\|")  # a cell's own bar, escaped (GFM)

@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from router import passthrough
-from router.errors import RequestTimeout, UpstreamError, UpstreamTimeout
+from router.errors import RequestTimeout, UpstreamError, UpstreamTimeout, connection_words
 from router.exposure import Guard
 from router.metrics import Metrics
 from router.paths import reading
@@ -192,7 +192,7 @@ class Proxy:
             self._observe(started, "error")
             self.guard.lost()  # ask Orthanc again once it is back
             raise UpstreamError(
-                f"Orthanc is unreachable for the pass-through: {type(exc).__name__}"
+                f"Orthanc is unreachable for the pass-through: {connection_words(exc)}"
             ) from None
         self._observe(started, None)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from setproctitle import setproctitle
 
+from router import port as ports
 from router.config import Config
 from router.place import TITLE, Place, places
 from router.server import SHUTDOWN_TIMEOUT, run_router
@@ -69,15 +70,15 @@ class Supervisor:
     def run(self) -> int:
         setproctitle(f"{TITLE}supervisor")
         host, port = self.config.host, self.config.port
-        if port and answers(host, port):
+        if port and ports.answers(host, port):
             # Another server whose sockets also allow SO_REUSEPORT (another wadofarm) would
             # share the port with ours, each taking some of the connections: refuse instead.
-            logger.error("something already listens on %s:%d", host, port)
+            logger.error("%s", ports.taken(host, port))
             return 1
         try:
             held = hold_port(host, port)
         except OSError as exc:
-            logger.error("cannot bind %s:%d: %s", host, port, exc)
+            logger.error("%s", ports.why(exc, host, port))
             return 1
         port = held[0].getsockname()[1]  # --port 0: the one the kernel picked, for every router
         config = dataclasses.replace(self.config, port=port)
@@ -164,16 +165,6 @@ class Supervisor:
                 )
                 process.kill()
                 process.join(5)
-
-
-def answers(host: str, port: int) -> bool:
-    """A connection to the port is accepted (the wildcard addresses are tried on loopback)."""
-    target = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    try:
-        with socket.create_connection((target, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 def hold_port(host: str, port: int) -> list[socket.socket]:

@@ -9,8 +9,9 @@ from aiohttp import web
 from renderer.formats import FORMATS, OutputFormat
 from renderer.params import RenderParams
 from router import sending, wado_uri
+from router.auth import AuthMode
 from router.cache import CachedRender
-from router.errors import Forbidden, NotFound
+from router.errors import Forbidden, NotFound, UpstreamError
 from router.keys import ACCESS, CONFIG, SENDING, SERVICE
 from router.render_request import render_params
 from router.stores import Download, Instance
@@ -139,8 +140,14 @@ async def readyz(request: web.Request) -> web.Response:
     problems = []
     if service.pool.alive == 0:
         problems.append("no render worker is alive")
-    if not await service.store.ready():
-        problems.append(f"the {service.store.name} store does not answer")
+    if trouble := await service.store.unready():
+        problems.append(trouble)
+    access = request.app[ACCESS]
+    if access.mode is AuthMode.AUTO and access.settle is not None:
+        try:  # decided here too: a load balancer sends no request until this says ready
+            access.mode = await access.settle()
+        except UpstreamError:
+            problems.append("--auth auto waits for Orthanc's first answer to decide who may read")
     if problems:
         return web.Response(status=503, text="not ready: " + "; ".join(problems) + "\n")
     return web.Response(text="ready\n")

@@ -101,7 +101,7 @@ def read_dataset(source: LocalSource) -> Dataset:
     except InvalidDicomError as exc:
         raise NotDicom(f"not a DICOM file: {exc}") from None
     except Exception as exc:  # pydicom raises many types on garbage input
-        raise NotDicom(f"not a readable DICOM file: {type(exc).__name__}: {exc}") from None
+        raise NotDicom(f"not a readable DICOM file: {exc}") from None
     # An object without pixels is fine (renderer.objects.kinds decides what draws it); nothing at
     # all that names an object is garbage.
     if not any(tag in ds for tag in PIXEL_DATA_TAGS) and (len(ds) == 0 or "SOPClassUID" not in ds):

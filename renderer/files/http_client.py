@@ -147,9 +147,8 @@ def fetch(source: HttpSource, check_size: Callable[[int], None] | None = None) -
             ) from None
         except OSError as exc:
             _drop(host, port, source.timeout)
-            raise SourceUnavailable(
-                f"Orthanc at {source.base} is unreachable: {type(exc).__name__}"
-            ) from None
+            reason = (exc.strerror or "no connection").lower()  # words, not a class name
+            raise SourceUnavailable(f"Orthanc at {source.base} is unreachable: {reason}") from None
         except (BrokenAnswer, ValueError) as exc:  # e.g. Orthanc died halfway through the file
             _drop(host, port, source.timeout)
             raise SourceUnavailable(

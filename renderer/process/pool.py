@@ -111,7 +111,7 @@ class RenderPool:
             for index in range(self.size)
         ]
         self._supervisor = asyncio.create_task(self._supervise(), name="render-supervisor")
-        logger.info("render pool started with %d workers", self.size)
+        logger.info("render pool started: %d worker%s", self.size, "" if self.size == 1 else "s")
 
     async def render(self, source: RenderSource, params: RenderParams) -> Answer:
         """The worker's answer: the render, or which image a presentation state shows."""
@@ -234,10 +234,10 @@ class RenderPool:
                 if not job.future.done():
                     job.future.set_exception(PoolClosed("the server is shutting down"))
                 raise
-            except Exception as exc:  # a bug here must not stop the slot
+            except Exception:  # a bug here must not stop the slot
                 logger.exception("render slot %d failed", index)
                 if not job.future.done():
-                    job.future.set_exception(WorkerCrashed(f"render failed: {exc!r}"))
+                    job.future.set_exception(WorkerCrashed("render failed in the pool (logged)"))
             finally:
                 self.stats.busy -= 1
 

@@ -56,7 +56,9 @@ def _serve(sock: socket.socket, render: Callable[..., Answer]) -> None:
             raise
         except BaseException as exc:  # a decoder bug (or a Rust panic) costs one request only
             logger.exception("render failed")
-            reply = UnsupportedImage(f"render failed: {type(exc).__name__}: {exc}")
+            reply = UnsupportedImage(
+                f"render failed: {exc or 'no reason given'} (an error inside the renderer, logged)"
+            )
         del source
         try:
             if isinstance(reply, RenderResult):

@@ -60,7 +60,8 @@ async function showStudies() {
   root.hidden = false;
   if (root.dataset.loaded) return;
   const listing = await getJson("/gallery/api/studies");
-  $("source").textContent = `${listing.studies.length} studies from the ${listing.store} store`;
+  const count = listing.studies.length;
+  $("source").textContent = `${count} ${count === 1 ? "study" : "studies"} from the ${listing.store} store`;
   if (listing.explorer) {
     $("explorer").href = listing.explorer;
     $("explorer").hidden = false;

@@ -131,8 +131,8 @@ class Store(Protocol):
         None when the store has no other."""
         ...
 
-    async def ready(self) -> bool:
-        """Whether the store can answer now."""
+    async def unready(self) -> str | None:
+        """Why the store cannot answer now, in words; None when it can."""
         ...
 
     async def close(self) -> None: ...

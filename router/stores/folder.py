@@ -342,8 +342,8 @@ class FolderStore:
     def forget(self, instance: Instance) -> None:
         return None  # the index is the scan; a file gone from it is refused by its path
 
-    async def ready(self) -> bool:
-        return True
+    async def unready(self) -> str | None:
+        return None
 
     async def close(self) -> None:
         return None

@@ -22,7 +22,14 @@ from yarl import URL
 from renderer.params import HttpSource
 from router.auth import forwarded
 from router.cache import BoundedDict
-from router.errors import Forbidden, NotFound, Unauthorized, UpstreamError, UpstreamTimeout
+from router.errors import (
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UpstreamError,
+    UpstreamTimeout,
+    connection_words,
+)
 from router.stores import (
     CHUNK,
     Download,
@@ -208,7 +215,7 @@ class OrthancStore:
         return UpstreamTimeout(f"Orthanc at {self.shown} did not answer within {self.timeout:g}s")
 
     def _unreachable(self, exc: Exception) -> UpstreamError:
-        return UpstreamError(f"Orthanc at {self.shown} is unreachable: {type(exc).__name__}")
+        return UpstreamError(f"Orthanc at {self.shown} is unreachable: {connection_words(exc)}")
 
     async def locate(
         self, object_uid: str, study_uid: str | None, series_uid: str | None
@@ -320,7 +327,9 @@ class OrthancStore:
                     f"Orthanc at {self.shown} stopped sending for {self.timeout:g}s"
                 ) from None
             except aiohttp.ClientError as exc:
-                raise UpstreamError(f"Orthanc at {self.shown} failed: {exc!r}") from None
+                raise UpstreamError(
+                    f"Orthanc at {self.shown} failed mid-file: {connection_words(exc)}"
+                ) from None
 
         async def close() -> None:
             response.release()
@@ -369,14 +378,16 @@ class OrthancStore:
         restart."""
         self._forget(instance)
 
-    async def ready(self) -> bool:
+    async def unready(self) -> str | None:
         try:
             await asyncio.wait_for(
                 self._request("GET", "/system", operation="system"), self.timeout
             )
-        except Exception:
-            return False
-        return True
+        except (UpstreamError, NotFound, Unauthorized, Forbidden) as exc:
+            return exc.detail
+        except TimeoutError:
+            return self._timed_out().detail
+        return None
 
     async def get_json(self, path: str, operation: str) -> Any:
         """GET a resource of Orthanc's REST API (an ID path built by the caller) as JSON."""

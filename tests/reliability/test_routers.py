@@ -232,7 +232,7 @@ def test_auto_is_one_router_here_and_runs_without_a_supervisor(
     assert config_from_args(build_parser().parse_args(["serve", "--routers", "auto"])).routers == 0
     four = build_parser().parse_args(["serve", "--workers", "4"])
     assert config_from_args(four, {"WADOFARM_ROUTERS": "3"}) == Config(routers=3, workers=4)
-    with pytest.raises(SettingError, match="--routers='3' is not allowed: at most --workers"):
+    with pytest.raises(SettingError, match="--routers='3' is not allowed: at most as many routers"):
         config_from_args(build_parser().parse_args(["serve", "--routers", "3", "--workers", "2"]))
     if cores >= 2 * CORES_PER_ROUTER:  # auto is several routers there: the tests above
         return

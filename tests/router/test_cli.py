@@ -14,8 +14,8 @@ import pydicom
 import pytest
 
 from router.app import SAMPLE_UID
-from router.cli import build_parser, config_from_args, settings_table
-from router.config import SPECS, Config, DefaultWindowSetting, SettingError
+from router.cli import build_parser, config_from_args
+from router.config import Config, DefaultWindowSetting, SettingError
 from tests.renderer.test_reduced import j2k
 from tests.support import overlays, synthetic
 from tests.support.http import get
@@ -204,13 +204,6 @@ def test_a_config_built_in_code_is_checked() -> None:
     with pytest.raises(SettingError, match="needs --orthanc"):
         Config(prewarm=True)
     assert Config(cache_mb=0).cache_mb == 0
-
-
-def test_the_readme_table_is_made_from_the_definitions() -> None:
-    readme = (REPO / "README.md").read_text()
-    table = settings_table()
-    assert table in readme, "README's configuration table is stale; put there:\n" + table
-    assert all(f"`{spec.env}`" in table and spec.flag in table for spec in SPECS)
 
 
 def test_prewarm_needs_orthanc() -> None:

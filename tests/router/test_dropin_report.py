@@ -1,5 +1,6 @@
-"""The README's drop-in report names, for each operation a viewer uses, the test that shows it
-through wadofarm: each named test must exist (a renamed or removed one fails here)."""
+"""The drop-in guide's report (docs/drop-in.md) names, for each operation a viewer uses, the
+test that shows it through wadofarm: each named test must exist (a renamed or removed one fails
+here)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import re
 
 from tests.support.server import REPO
 
-SECTION = "### What a viewer does, through wadofarm, and the test that shows it"
+SECTION = "## What a viewer does, through wadofarm, and the test that shows it"
 
 
 def _named() -> list[tuple[str, str]]:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index(SECTION) :].split("\n## ", 1)[0]
+    guide = (REPO / "docs" / "drop-in.md").read_text()
+    section = guide[guide.index(SECTION) :].split("\n## ", 1)[0]
     return re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", section)
 
 
@@ -23,4 +24,4 @@ def test_every_operation_names_a_test_that_exists() -> None:
     for path, name in named:
         tree = ast.parse((REPO / path).read_text())
         tests = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-        assert name in tests, f"README names {path}::{name}, which is not there"
+        assert name in tests, f"docs/drop-in.md names {path}::{name}, which is not there"

@@ -1,5 +1,6 @@
 """The pass-through's list of reads (router/passthrough.py): what it lets through and what not,
-over paths as Orthanc reads them, its method-override checks, and the README's copy of it."""
+over paths as Orthanc reads them, its method-override checks, and the security page's copy of it
+(docs/security.md)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,8 @@ def test_orthanc_unquote_reads_as_orthanc() -> None:
     assert orthanc_unquote("%5") == "%5"
 
 
-def test_readme_lists_what_passes() -> None:
-    readme = (REPO / "README.md").read_text()
-    assert table() in readme, "README's pass-through table is stale; put there:\n" + table()
+def test_security_page_lists_what_passes() -> None:
+    readme = (REPO / "docs" / "security.md").read_text()
+    assert table() in readme, (
+        "the security page's pass-through table is stale; put there:\n" + table()
+    )
