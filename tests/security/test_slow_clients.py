@@ -6,6 +6,7 @@ it stopped taking bytes, and past --send-buffer-mb a new large answer is a 503."
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,11 +125,24 @@ def test_clients_that_never_read_cost_the_router_little_and_are_cut_off(
 
 
 def test_past_the_send_buffer_a_new_large_answer_is_a_503(stalling: tuple[Wadofarm, str]) -> None:
-    """Two stalled clients on two different GIFs (25 MB each) under --send-buffer-mb 40: the
-    second cannot be held and is refused; once the first is cut off, it can."""
+    """Two slow clients on two different GIFs (25 MB each) under --send-buffer-mb 40: the
+    second cannot be held and is refused; once the first is gone, it can. The first takes a
+    little now and then, so the send time-out does not cut it off while the second GIF renders
+    (which takes longer than the time-out on a loaded machine)."""
     server, uid = stalling
     target = f"/wado?requestType=WADO&objectUID={uid}&contentType=image/gif"
     first = stalled_client(server.port, target)
+    done = threading.Event()
+
+    def sip() -> None:  # 64 KiB every 0.2 s: 25 MB would take 80 s; never stalled
+        while not done.wait(0.2):
+            try:
+                first.recv(65536)
+            except OSError:
+                return
+
+    sipper = threading.Thread(target=sip, daemon=True)
+    sipper.start()
     try:
         deadline = time.monotonic() + 60
         while metric(server, "wadofarm_send_held_bytes") == 0 and time.monotonic() < deadline:
@@ -137,6 +151,8 @@ def test_past_the_send_buffer_a_new_large_answer_is_a_503(stalling: tuple[Wadofa
         assert other.status == 503 and "--send-buffer-mb" in other.text, other.status
         assert other.headers.get("retry-after") == "1"
     finally:
+        done.set()
+        sipper.join()
         first.close()
     deadline = time.monotonic() + SEND_TIMEOUT + 10
     while metric(server, "wadofarm_send_held_bytes") > 0 and time.monotonic() < deadline:
