@@ -21,7 +21,11 @@ as the client takes them and use `write` for the same time-out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import struct
+import termios
 from collections.abc import Awaitable
 
 from aiohttp import web
@@ -81,20 +85,52 @@ class Sending:
         await self.in_time(request, response.write(chunk))
 
     async def in_time(self, request: web.Request, step: Awaitable[None]) -> None:
+        """Await `step` (a write and its drain) while the client keeps taking bytes: after each
+        --send-timeout without it done, what waits to reach the client (the transport's buffer
+        and the kernel's send queue) must have shrunk. Waiting for the socket to be writable
+        alone would cut off a client that reads slowly but steadily: the kernel wakes a writer
+        only once a third of a send buffer of megabytes is free."""
+        task = asyncio.ensure_future(step)
         try:
-            async with asyncio.timeout(self.timeout):
-                await step
-        except TimeoutError:
-            self.stalled += 1
-            logger.info(
-                "%s %s: the client took nothing for %gs (--send-timeout); closing it",
-                request.method,
-                request.path,
-                self.timeout,
-            )
-            if request.transport is not None:
-                request.transport.abort()  # drop what is buffered for it, now
-            raise ClientStalled("the client stopped reading") from None
+            waiting = _waiting(request)
+            while True:
+                done, _ = await asyncio.wait((task,), timeout=self.timeout)
+                if done:
+                    return task.result()
+                now = _waiting(request)
+                if now is None or waiting is None or now >= waiting:
+                    break  # nothing taken for a whole time-out
+                waiting = now
+        except BaseException:  # cancelled, say: the write goes with it
+            task.cancel()
+            raise
+        self.stalled += 1
+        logger.info(
+            "%s %s: the client took nothing for %gs (--send-timeout); closing it",
+            request.method,
+            request.path,
+            self.timeout,
+        )
+        if request.transport is not None:
+            request.transport.abort()  # drop what is buffered for it, now
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await task
+        raise ClientStalled("the client stopped reading")
+
+
+def _waiting(request: web.Request) -> int | None:
+    """Bytes written for the client that it has not taken yet: the transport's buffer and the
+    kernel's send queue (SIOCOUTQ: sent but not acknowledged, or not sent). None: unknown."""
+    transport = request.transport
+    if transport is None:
+        return None
+    sock = transport.get_extra_info("socket")
+    try:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except (AttributeError, OSError, ValueError):
+        return None
+    return int(transport.get_write_buffer_size()) + int(queued)
 
 
 class LargeBody(web.StreamResponse):

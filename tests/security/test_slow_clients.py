@@ -126,18 +126,20 @@ def test_clients_that_never_read_cost_the_router_little_and_are_cut_off(
 
 def test_past_the_send_buffer_a_new_large_answer_is_a_503(stalling: tuple[Wadofarm, str]) -> None:
     """Two slow clients on two different GIFs (25 MB each) under --send-buffer-mb 40: the
-    second cannot be held and is refused; once the first is gone, it can. The first takes a
-    little now and then, so the send time-out does not cut it off while the second GIF renders
-    (which takes longer than the time-out on a loaded machine)."""
+    second cannot be held and is refused; once the first is gone, it can. The first reads slowly
+    but steadily (16 KiB every 0.05 s, with a socket buffer of the usual size: a tiny one makes
+    the kernel's zero-window probes back off for seconds), so the 3 s send time-out does not
+    cut it off while the second GIF renders, which takes longer on a loaded machine."""
     server, uid = stalling
     target = f"/wado?requestType=WADO&objectUID={uid}&contentType=image/gif"
-    first = stalled_client(server.port, target)
+    first = socket.create_connection(("127.0.0.1", server.port))
+    first.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     done = threading.Event()
 
-    def sip() -> None:  # 64 KiB every 0.2 s: 25 MB would take 80 s; never stalled
-        while not done.wait(0.2):
+    def sip() -> None:  # about 320 KB/s: a minute or more for 25 MB
+        while not done.wait(0.05):
             try:
-                first.recv(65536)
+                first.recv(16384)
             except OSError:
                 return
 
