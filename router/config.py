@@ -199,8 +199,9 @@ class Config:
     )
     quarantine_seconds: float = setting(
         60.0,
-        "after a render of an instance crashed or timed out its worker, requests for it get the "
-        "same answer at once for this long, without a render; 0 turns it off",
+        "after renders of an instance killed or timed out two workers (a render and its retry), "
+        "requests for it get the same answer at once for this long, without a render; 0 turns "
+        "it off",
         metavar="S",
         minimum=0,
         maximum=86400,

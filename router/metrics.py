@@ -172,11 +172,16 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
     "wadofarm_render_crashes": ("Renders whose worker died", "counter"),
     "wadofarm_render_timeouts": ("Renders past --render-timeout", "counter"),
     "wadofarm_quarantined": (
-        "Instances quarantined after a render crashed or timed out (--quarantine-seconds)",
+        "Instances quarantined after renders of them killed or hung two workers "
+        "(--quarantine-seconds)",
         "counter",
     ),
     "wadofarm_quarantine_refused": (
         "Requests answered from the quarantine, without a render",
+        "counter",
+    ),
+    "wadofarm_render_retries": (
+        "Renders tried again on another worker after their worker died or hung",
         "counter",
     ),
     "wadofarm_send_held_bytes": (

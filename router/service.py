@@ -9,10 +9,20 @@ import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import NotDicom, RenderError, SourceMissing, UnsupportedImage
+from renderer.errors import (
+    NotDicom,
+    PoolClosed,
+    PoolOverloaded,
+    RenderError,
+    SourceMissing,
+    SourceTimeout,
+    SourceUnavailable,
+    UnsupportedImage,
+)
 from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
 from renderer.params import (
+    Answer,
     Deidentify,
     PixelRegion,
     PresentationRef,
@@ -23,7 +33,7 @@ from renderer.params import (
 from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.config import Config
-from router.quarantine import Quarantine
+from router.quarantine import CAUGHT, Accused, Quarantine
 from router.stores import Instance, Store
 
 if TYPE_CHECKING:
@@ -33,6 +43,9 @@ if TYPE_CHECKING:
     from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
+
+# Failures before a worker read the file: they say nothing about whether it kills workers.
+UNREAD = (PoolOverloaded, PoolClosed, SourceMissing, SourceUnavailable, SourceTimeout)
 
 
 def media_type(output: OutputFormat, params: RenderParams) -> str:
@@ -196,23 +209,29 @@ class RenderService:
     async def _from_worker(
         self, instance: Instance, params: RenderParams, asked: Hashable
     ) -> CachedRender | ShowsImage:
-        self.quarantine.check(instance.object_uid)
+        """A worker's render, tried once more on another worker when its worker died or hung
+        (router.quarantine: strikes, one trial at a time, quarantine on the evidence of two)."""
+        accused: Accused = instance.object_uid
+        if params.presentation is not None:  # two instances involved: the pair is accused
+            accused = (params.presentation.uid, instance.object_uid)
+        earlier: RenderError | None = None
         while True:
-            source = await self.store.render_source(instance)
-            try:
-                answer = await self.pool.render(source, params)
-                break
-            except SourceMissing:
-                self.store.forget(instance)
-                raise
-            except (NotDicom, UnsupportedImage):
-                other = self.store.fallback(instance)  # another copy, which may render
-                if other is None:
+            async with self.quarantine.turn(accused) as trial:
+                try:
+                    answer = await self._rendered(instance, params)
+                except CAUGHT as error:
+                    failure = self.quarantine.struck(accused, error, trial, earlier)
+                    if failure is not None:
+                        raise failure from None
+                    earlier = error
+                    continue
+                except UNREAD:
                     raise
-                instance = other
-            except RenderError as error:
-                self.quarantine.add(instance.object_uid, error)
-                raise
+                except RenderError:  # the worker read the file and answered: no killer
+                    self.quarantine.acquit(accused)
+                    raise
+                self.quarantine.acquit(accused)
+                break
         if isinstance(answer, ShowsImage):
             return answer
         result = answer
@@ -240,6 +259,22 @@ class RenderService:
         if self.l2 is not None:
             self.l2.put({asked, key}, entry, facts)
         return entry
+
+    async def _rendered(self, instance: Instance, params: RenderParams) -> Answer:
+        """The worker's answer for the instance, or for another stored copy of it when this
+        one is not a DICOM file that renders (a folder may hold several)."""
+        while True:
+            source = await self.store.render_source(instance)
+            try:
+                return await self.pool.render(source, params)
+            except SourceMissing:
+                self.store.forget(instance)
+                raise
+            except (NotDicom, UnsupportedImage):
+                other = self.store.fallback(instance)  # another copy, which may render
+                if other is None:
+                    raise
+                instance = other
 
     def stats_snapshot(self) -> dict[str, float]:
         """The caches' and the pool's counters, for /metrics."""
@@ -274,4 +309,5 @@ class RenderService:
             "wadofarm_render_timeouts": pool.stats.timeouts,
             "wadofarm_quarantined": self.quarantine.added,
             "wadofarm_quarantine_refused": self.quarantine.refused,
+            "wadofarm_render_retries": self.quarantine.retried,
         }
