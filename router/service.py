@@ -34,7 +34,7 @@ from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.config import Config
 from router.quarantine import CAUGHT, Accused, Quarantine
-from router.stores import Instance, Store
+from router.stores import Client, Instance, Store
 
 if TYPE_CHECKING:
     from router.auth import Access
@@ -153,6 +153,7 @@ class RenderService:
         instance: Instance,
         params: RenderParams,
         *,
+        client: Client | None,
         state: Instance | None = None,
         access: Access | None = None,
     ) -> tuple[CachedRender, str]:
@@ -160,34 +161,39 @@ class RenderService:
         (WADO-URI presentationUID). A Grayscale Softcopy Presentation State asked for as an
         image shows the (first) image it references, rendered through it: the worker that
         reads the state answers which image that is (ShowsImage), remembered so that the
-        state's own URL costs no second worker trip. `access` checks that the client may read
-        the other instance too, the state or its image (router.auth); the prewarmer has no
-        client."""
+        state's own URL costs no second worker trip. `client` is whom the store is asked for
+        (router.stores.Client; None: the server, as for the prewarmer), and must have been
+        authorised for `instance` already: a render it starts is fetched with its credentials
+        and shared with every request for the same render (each authorised for the instance by
+        its own route first). `access` checks that the client may read the other instance too,
+        the state or its image (router.auth)."""
         if state is not None:
             unchecked = state  # the route checked the image
         else:
             image_uid = self.followed.get(instance.object_uid)
             if image_uid is None:
-                answer = await self._cached_or_rendered(instance, params)
+                answer = await self._cached_or_rendered(instance, params, client)
                 if not isinstance(answer, ShowsImage):
                     return answer
                 image_uid = answer.image_uid
                 self.followed.put(instance.object_uid, image_uid)
-            state, instance = instance, await self.store.locate(image_uid, None, None)
+            state, instance = (
+                instance,
+                await self.store.locate(image_uid, None, None, client=client),
+            )
             unchecked = instance  # the route checked the state
         if access is not None:
-            await access.authorize(self.store, unchecked)
-        ref = PresentationRef(
-            state.object_uid, instance.object_uid, await self.store.render_source(state)
-        )
+            await access.authorize(self.store, unchecked, client)
+        source = await self.store.render_source(state, client=client)
+        ref = PresentationRef(state.object_uid, instance.object_uid, source)
         answer = await self._cached_or_rendered(
-            instance, dataclasses.replace(params, presentation=ref, animate=False)
+            instance, dataclasses.replace(params, presentation=ref, animate=False), client
         )
         assert not isinstance(answer, ShowsImage)  # rendered through a state: an image
         return answer
 
     async def _cached_or_rendered(
-        self, instance: Instance, params: RenderParams
+        self, instance: Instance, params: RenderParams, client: Client | None
     ) -> tuple[CachedRender, str] | ShowsImage:
         """The render and its cache status: "L1" (this process's cache), "L2" (the shared Redis
         cache) or "render" (a worker's, now); or, for a presentation state asked for as an
@@ -203,11 +209,15 @@ class RenderService:
                 normalised = render_key(instance.object_uid, params, shared.facts)
                 self.cache.put(normalised, shared.render)
                 return shared.render, "L2"
-        rendered = await self.cache.coalesce(key, lambda: self._from_worker(instance, params, key))
+        # The first request for a render starts it, fetched with its client's credentials
+        # (authorised for this instance); the others, authorised each, wait for it.
+        rendered = await self.cache.coalesce(
+            key, lambda: self._from_worker(instance, params, key, client)
+        )
         return rendered if isinstance(rendered, ShowsImage) else (rendered, "render")
 
     async def _from_worker(
-        self, instance: Instance, params: RenderParams, asked: Hashable
+        self, instance: Instance, params: RenderParams, asked: Hashable, client: Client | None
     ) -> CachedRender | ShowsImage:
         """A worker's render, tried once more on another worker when its worker died or hung
         (router.quarantine: strikes, one trial at a time, quarantine on the evidence of two)."""
@@ -218,7 +228,7 @@ class RenderService:
         while True:
             async with self.quarantine.turn(accused) as trial:
                 try:
-                    answer = await self._rendered(instance, params)
+                    answer = await self._rendered(instance, params, client)
                 except CAUGHT as error:
                     failure = self.quarantine.struck(accused, error, trial, earlier)
                     if failure is not None:
@@ -260,11 +270,13 @@ class RenderService:
             self.l2.put({asked, key}, entry, facts)
         return entry
 
-    async def _rendered(self, instance: Instance, params: RenderParams) -> Answer:
+    async def _rendered(
+        self, instance: Instance, params: RenderParams, client: Client | None
+    ) -> Answer:
         """The worker's answer for the instance, or for another stored copy of it when this
         one is not a DICOM file that renders (a folder may hold several)."""
         while True:
-            source = await self.store.render_source(instance)
+            source = await self.store.render_source(instance, client=client)
             try:
                 return await self.pool.render(source, params)
             except SourceMissing:
