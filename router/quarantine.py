@@ -27,9 +27,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 
-from renderer.errors import RenderError, RenderTimeout, WorkerCrashed
+from renderer.errors import PoolOverloaded, RenderError, RenderTimeout, WorkerCrashed
 from router.cache import BoundedDict
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,13 @@ def describe(accused: Accused) -> str:
 
 
 class Quarantine:
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, room: Callable[[], int] | None = None) -> None:
+        """`room`: how many more renders may wait (--max-queue less the render queue); the
+        renders waiting for a trial count among them, so past --max-queue a request is
+        refused at once, as the render queue does."""
         self.seconds = seconds
+        self.room = room
+        self.waiting = 0  # renders waiting for a trial's verdict
         self.refused = 0  # requests answered from quarantine (for /metrics)
         self.added = 0  # instances put in quarantine (for /metrics)
         self.retried = 0  # renders tried again after their worker died or hung (for /metrics)
@@ -98,7 +103,16 @@ class Quarantine:
             if running is None:
                 self._trials[accused] = asyncio.get_running_loop().create_future()
                 return True
-            await asyncio.shield(running)  # one caller leaving does not end the trial
+            if self.room is not None and self.waiting >= self.room():
+                raise PoolOverloaded(
+                    f"render queue is full ({self.waiting} waiting for a first render of the "
+                    "same instance, --max-queue)"
+                )
+            self.waiting += 1
+            try:
+                await asyncio.shield(running)  # one caller leaving does not end the trial
+            finally:
+                self.waiting -= 1
 
     def acquit(self, accused: Accused) -> None:
         """A render of it came back from a worker: it does not kill workers."""

@@ -131,7 +131,9 @@ class RenderService:
         self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
         # A presentation state's UID -> the image it shows (a worker's answer, see render).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
-        self.quarantine = Quarantine(config.quarantine_seconds)
+        self.quarantine = Quarantine(
+            config.quarantine_seconds, room=lambda: pool.max_queue - pool.queue_depth
+        )
         # The server's own render settings, made once: each request replaces its own fields.
         # /wado's and DICOMweb's differ only in the window of an image that has none.
         self.defaults = RenderParams(
@@ -315,6 +317,7 @@ class RenderService:
             "wadofarm_render_workers": pool.size,
             "wadofarm_render_workers_alive": pool.alive,
             "wadofarm_render_workers_busy": pool.stats.busy,
+            "wadofarm_render_worker_start_time_seconds": pool.oldest_started,
             "wadofarm_renders": pool.stats.renders,
             "wadofarm_render_worker_restarts": pool.stats.restarts,
             "wadofarm_render_crashes": pool.stats.failures,

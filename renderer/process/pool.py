@@ -46,6 +46,7 @@ class _Job:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     channel: wire.Channel
+    started: float = field(default_factory=time.time)  # seconds since the epoch
 
     def kill(self) -> None:
         """SIGKILL this worker's process: through the process object, which knows its pid (a
@@ -99,6 +100,11 @@ class RenderPool:
     @property
     def queue_depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def oldest_started(self) -> float:
+        """When the oldest worker alive started (seconds since the epoch); 0 with none."""
+        return min((w.started for w in self._workers if w is not None), default=0.0)
 
     @property
     def alive(self) -> int:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from renderer.errors import RenderTimeout, WorkerCrashed
+from renderer.errors import PoolOverloaded, RenderTimeout, WorkerCrashed
 from router.quarantine import Quarantine
 
 UID = "1.2.3"
@@ -148,3 +148,26 @@ async def test_a_state_and_its_image_are_accused_together_not_apart() -> None:
     assert q.added == 1
     async with q.turn(UID) as trial:  # the image alone is not accused
         assert trial
+
+
+async def test_renders_waiting_for_a_trial_count_against_the_queue() -> None:
+    """Past --max-queue a request is refused at once (503), also while it would wait for the
+    first render of an instance: waiting for a trial is waiting for a worker."""
+    q = Quarantine(60, room=lambda: 2)
+    release = asyncio.Event()
+
+    async def render() -> None:
+        async with q.turn(UID):
+            await release.wait()
+            q.acquit(UID)
+
+    trial = asyncio.ensure_future(render())
+    await asyncio.sleep(0)
+    waiting = [asyncio.ensure_future(render()) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(PoolOverloaded, match="--max-queue"):
+        async with q.turn(UID):
+            pass
+    release.set()
+    await asyncio.gather(trial, *waiting)
+    assert q.waiting == 0
