@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from bench import wrk
-from tests.reliability.servers import SMALL, folder_server
+from bench.procs import REPO, free_port, wait_ready
+from tests.reliability.servers import SMALL, folder_of, folder_server
 from tests.support import corpus, procs
 from tests.support.http import get
 from tests.support.tools import require_program
@@ -121,3 +125,40 @@ def test_a_reload_that_cannot_start_keeps_the_old_routers(
         assert get(server.url + "/healthz").status == 200
     finally:
         server.stop()
+
+
+def test_a_reload_runs_the_code_installed_now(tmp_path: Path, catalogue: dict[str, Path]) -> None:
+    """An upgrade in place (as a `pip install` of a newer wadofarm would write it): the
+    routers a reload starts run the new code, with nothing dropped meanwhile."""
+    installed = tmp_path / "installed"
+    for package in ("router", "renderer"):
+        shutil.copytree(REPO / package, installed / package, ignore=shutil.ignore_patterns("*.pyc"))
+    folder = folder_of(catalogue, (SMALL,), tmp_path / "dicom")
+    port = free_port()
+    log = tmp_path / "w.log"
+    command = [sys.executable, "-m", "router", "serve", "--port", str(port), "--workers", "1"]
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [*command, "--dicom-dir", str(folder)],
+            cwd=installed,
+            env={**os.environ, "PYTHONPATH": str(installed), "WADOFARM_ROUTERS": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_ready(process, lambda: get(url + "/healthz").status == 200, 60, "wadofarm", log)
+        assert get(url + "/healthz").text == "ok\n"
+        views = installed / "router" / "views.py"
+        views.write_text(views.read_text().replace('text="ok\\n"', 'text="ok, upgraded\\n"'))
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        answers = []
+        while (reply := get(url + "/healthz")).text != "ok, upgraded\n":
+            answers.append(reply.status)
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
+        assert set(answers) <= {200}, "a request failed during the upgrade"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40) == 0
