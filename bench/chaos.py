@@ -319,7 +319,14 @@ class Chaos:
     def _orthanc(self) -> str:
         began = time.monotonic()
         self.orthanc.stop()
-        self.orthanc.start()
+        for attempt in range(3):  # Orthanc itself, not wadofarm, may fail to come back at once
+            try:
+                self.orthanc.start()
+                break
+            except procs.SetupError:
+                if attempt == 2:
+                    raise
+                logger.warning("Orthanc did not start again; trying once more")
         return f"stopped and started: down {time.monotonic() - began:.1f} s"
 
     def _redis(self) -> str:
@@ -460,15 +467,19 @@ def server_counters(url: str) -> dict[str, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
-        _, body = procs.http_request("GET", url + "/metrics")
-    except OSError:
+        status, body = procs.http_request("GET", url + "/metrics")
+    except OSError as exc:
+        logger.error("/metrics: %r", exc)
         return {}
     found = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            name = sample.name.removesuffix("_total")
-            if name in COUNTERS and not sample.labels:
-                found[name] = sample.value
+    try:
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                name = sample.name.removesuffix("_total")
+                if name in COUNTERS and not sample.labels:
+                    found[name] = sample.value
+    except ValueError as exc:
+        logger.error("/metrics answered %d, unreadable (%s): %r", status, exc, body[:2000])
     return found
 
 

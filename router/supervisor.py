@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from setproctitle import setproctitle
 
 from router import heartbeat
+from router.auth import AuthMode
 from router.config import Config
 from router.place import TITLE, Place, places
 
@@ -178,13 +179,23 @@ class Supervisor:
     def _reload_signalled(self, sig: int, frame: object) -> None:
         self.reload_asked = True  # a reload under way finishes first; this one follows
 
-    def _settled(self, config: Config, environ: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    def _settled(
+        self, config: Config, environ: dict[str, str], reloading: bool = False
+    ) -> tuple[Config, dict[str, str]]:
         """A configuration as the routers get it: the port the supervisor holds, --auth auto
-        decided once here (router.exposure) rather than by each router."""
+        decided once here (router.exposure) rather than by each router. A reload that finds
+        Orthanc not answering keeps the decision it had, rather than take the start's rule
+        for that case (forward)."""
         from router import exposure
 
-        config = exposure.settle(dataclasses.replace(config, port=self.config.port))
-        return config, environ
+        config = dataclasses.replace(config, port=self.config.port)
+        auto = reloading and config.auth is AuthMode.AUTO and config.orthanc_url
+        if auto and exposure.probe(config.orthanc_url or "", config.upstream_timeout) is None:
+            logger.warning(
+                "reload: Orthanc does not answer; keeping --auth %s", self.config.auth.value
+            )
+            config = dataclasses.replace(config, auth=self.config.auth)
+        return exposure.settle(config), environ
 
     def _arguments(self) -> tuple[list[str], dict[str, str]]:
         """What a router reads: `wadofarm serve`'s arguments, with the settled port and --auth
@@ -290,7 +301,7 @@ class Supervisor:
         self.reload_asked = False
         if self.reread is not None:
             try:
-                config, environ = self._settled(*self.reread())
+                config, environ = self._settled(*self.reread(), reloading=True)
             except Exception as exc:  # a bad setting: nothing changes
                 logger.error("reload refused, the routers keep serving: %s", exc)
                 return
