@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from bench import cpu, procs, report, series
+from bench.client import LIMIT, read_head
 from bench.farm import RedisServer
 from bench.runner import machine_info
 
@@ -48,7 +49,6 @@ END_MARKER = "<!-- /chaos -->"
 TIMEOUT = 60.0  # seconds a request may take before it counts as a failure (a time-out)
 PSNR_DB = 45.0  # a JPEG as good as the reference's
 WINDOWS = tuple(range(-600, 600, 50))  # window centres a drag goes through (width 400)
-LIMIT = 2**22
 HORIZON = 20.0  # seconds after a one-off fault in which failures are laid at its door
 
 
@@ -130,21 +130,13 @@ class Viewer:
         if self._reader is None or self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(
                 "127.0.0.1", self.port, limit=LIMIT
-            )
+            )  # the bench client's limit on a header block
         reader, writer = self._reader, self._writer
         try:
             writer.write(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.split(b"\r\n")
-            status = int(lines[0].split(b" ", 2)[1])
-            length, close = 0, False
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection":
-                    close = b"close" in value.lower()
+            status, length, chunked, close = await read_head(reader)
+            if chunked or length < 0:  # wadofarm frames every answer it makes itself
+                raise ValueError("an answer without Content-Length")
             body = await reader.readexactly(length)
         except BaseException:
             self.close()

@@ -124,6 +124,7 @@ class Supervisor:
         self.routers: list[_Router] = []
         self._reloading: list[_Router] = []  # routers still to replace, in order
         self._metrics_dir: str | None = None
+        self._asked_port = config.port  # --port as given (0: any), before the kernel's pick
 
     def run(self) -> int:
         setproctitle(f"{TITLE}supervisor")
@@ -301,23 +302,28 @@ class Supervisor:
         self.reload_asked = False
         if self.reread is not None:
             try:
-                config, environ = self._settled(*self.reread(), reloading=True)
+                fresh, environ = self.reread()
+                fixed = {"host": "--host", "port": "--port", "router_count": "--routers"}
+                asked = {"host": self.config.host, "port": self._asked_port}
+                asked["router_count"] = self.config.router_count
+                changed = [
+                    flag for name, flag in fixed.items() if getattr(fresh, name) != asked[name]
+                ]
+                if changed:
+                    logger.warning(
+                        "reload: %s take a restart, not a reload; kept as started",
+                        ", ".join(changed),
+                    )
+                    fresh = dataclasses.replace(
+                        fresh, host=self.config.host, routers=self.config.router_count
+                    )
+                config, environ = self._settled(fresh, environ, reloading=True)
+                new_places = places(config, self._metrics_dir)
             except Exception as exc:  # a bad setting: nothing changes
                 logger.error("reload refused, the routers keep serving: %s", exc)
                 return
-            kept = ("host", "port", "router_count")
-            changed = [n for n in kept if getattr(config, n) != getattr(self.config, n)]
-            if changed:
-                logger.warning(
-                    "reload: %s take a restart, not a reload; kept as started", ", ".join(changed)
-                )
-                config = dataclasses.replace(
-                    config, host=self.config.host, routers=self.config.router_count
-                )
             self.config, self.environ = config, environ
-            for router, place in zip(
-                self.routers, places(self.config, self._metrics_dir), strict=True
-            ):
+            for router, place in zip(self.routers, new_places, strict=True):
                 router.place = place  # --workers may have changed
         logger.info("reload: starting new routers one at a time, then draining the old ones")
         self._reloading = list(self.routers)
