@@ -45,18 +45,22 @@ def counters(server: Wadofarm) -> dict[str, float]:
 
 
 def test_a_render_whose_worker_is_killed_is_tried_again(one_worker: Wadofarm) -> None:
-    """One death proves nothing about the file: the render goes to the replacement."""
+    """One death proves nothing about the file: the render goes to the replacement, for every
+    request that waited on it (three identical ones, coalesced into one render)."""
     (victim,) = procs.wait_workers(one_worker.pid, 1)
-    with ThreadPoolExecutor(1) as pool:
-        flight = pool.submit(
-            get, one_worker.url + "/wado", params=wado(SLOW, contentType="image/png")
-        )
+    with ThreadPoolExecutor(3) as pool:
+        flights = [
+            pool.submit(get, one_worker.url + "/wado", params=wado(SLOW, contentType="image/png"))
+            for _ in range(3)
+        ]
         procs.wait_busy(victim)
         os.kill(victim, signal.SIGKILL)
-        reply = flight.result(timeout=60)
-    assert reply.status == 200 and reply.body.startswith(b"\x89PNG")
+        replies = [flight.result(timeout=60) for flight in flights]
+    assert [r.status for r in replies] == [200] * 3
+    assert all(r.body == replies[0].body and r.body.startswith(b"\x89PNG") for r in replies)
     (replacement,) = procs.wait_replaced(one_worker.pid, [victim], 1)
     seen = counters(one_worker)
+    assert seen["wadofarm_cache_coalesced"] == 2
     assert seen["wadofarm_render_crashes"] == 1 and seen["wadofarm_render_retries"] == 1
     assert seen["wadofarm_render_worker_restarts"] == 1 and seen["wadofarm_quarantined"] == 0
     log = one_worker.log_tail()
