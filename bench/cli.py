@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import farm, fetch, prewarm, report, scale, series
+from bench import chaos, farm, fetch, prewarm, report, scale, series
 from bench.procs import SetupError
 from bench.runner import Options, run
 from bench.scenarios import all_scenarios
@@ -110,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--cache", type=Path, default=pd.cache, help="generated series")
     pw.add_argument("--out", type=Path, default=RESULTS, help="prewarm-latest.json goes here")
     pw.add_argument("--markdown", type=Path, help="also rewrite this file's prewarm section")
+    ch = commands.add_parser(
+        "chaos",
+        help="viewers at work while workers, a router, Orthanc and Redis are killed and the "
+        "server reloaded: failures by fault, wrong images (issue 23)",
+    )
+    cd = chaos.ChaosOptions()
+    ch.add_argument("--duration", type=float, default=cd.duration, help="seconds of load")
+    ch.add_argument("--kill-every", type=float, default=cd.kill_every, help="seconds")
+    ch.add_argument("--connections", type=int, default=cd.connections, help="viewers")
+    ch.add_argument("--slices", type=int, default=cd.slices)
+    ch.add_argument("--workers", type=int, default=cd.workers, help="wadofarm workers")
+    ch.add_argument("--routers", type=int, default=cd.routers)
+    ch.add_argument("--seed", type=int, default=cd.seed)
+    ch.add_argument("--cache", type=Path, default=cd.cache, help="generated series")
+    ch.add_argument("--out", type=Path, default=RESULTS, help="chaos-latest.json goes here")
+    ch.add_argument("--markdown", type=Path, help="also rewrite this file's chaos section")
     f = commands.add_parser(
         "fetch", help="a worker's file fetch: CPU per GET, our HTTP client and the libraries'"
     )
@@ -153,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "prewarm":
         run_prewarm(args, command)
+        return
+    if args.command == "chaos":
+        run_chaos(args, command)
         return
     if args.command == "fetch":
         try:
@@ -257,3 +276,28 @@ def run_quick(args: argparse.Namespace, command: str) -> None:
     report = write(results, out, None, command)
     print(report.read_text())
     print(f"results (JSON, Markdown, PNG) are in {out}/: {report.name}, latest.json, latest.png")
+
+
+def run_chaos(args: argparse.Namespace, command: str) -> None:
+    options = chaos.ChaosOptions(
+        duration=args.duration,
+        kill_every=args.kill_every,
+        connections=args.connections,
+        slices=args.slices,
+        workers=args.workers,
+        routers=args.routers,
+        seed=args.seed,
+        cache=args.cache,
+    )
+    try:
+        results = chaos.run(options)
+    except SetupError as exc:
+        sys.exit(f"bench: {exc}")
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted; every process it started is stopped")
+    chaos.save(results, args.out)
+    text = chaos.markdown(results, command)
+    (args.out / "chaos-latest.md").write_text(text)
+    if args.markdown is not None:
+        chaos.write_section(args.markdown, text)
+    print(text)

@@ -51,20 +51,7 @@ class Connection:
         raise AssertionError("unreachable")
 
     async def _response(self, reader: asyncio.StreamReader) -> tuple[int, int]:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = -1
-        chunked = close = False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = b"close" in value.lower()
+        status, length, chunked, close = await read_head(reader)
         if chunked:
             size = await self._read_chunked(reader)
         elif length >= 0:
@@ -88,3 +75,23 @@ class Connection:
                 return total
             await reader.readexactly(size + 2)
             total += size
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, int, bool, bool]:
+    """A response's status line and framing headers: the status, Content-Length (-1: none),
+    whether the body is chunked and whether the server closes the connection after it."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = -1
+    chunked = close = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            close = b"close" in value.lower()
+    return status, length, chunked, close

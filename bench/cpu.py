@@ -84,9 +84,19 @@ def alive(pid: int) -> bool:
 
 
 def workers(pid: int) -> list[int]:
-    """The render workers of a wadofarm router: its children titled "wadofarm: render …" (not
-    multiprocessing's resource tracker, also a child)."""
-    return [c for c in children(pid) if cmdline(c).startswith(TITLE + "render ") and alive(c)]
+    """The render workers of a wadofarm server (its supervisor's pid) or of one of its routers:
+    the processes under it titled "wadofarm: render …" (not multiprocessing's resource
+    tracker, also a child)."""
+    return titled_as(pid, "render ")
+
+
+def routers(pid: int) -> list[int]:
+    """The routers of a wadofarm server (its supervisor's pid), a draining one included."""
+    return titled_as(pid, "router ")
+
+
+def titled_as(pid: int, role: str) -> list[int]:
+    return sorted(p for p in descendants(pid) if cmdline(p).startswith(TITLE + role) and alive(p))
 
 
 LISTEN = "0A"  # the TCP state column of /proc/net/tcp (include/net/tcp_states.h)
@@ -118,8 +128,8 @@ class Role:
 
 
 def server_roles(pid: int) -> list[Role]:
-    """A wadofarm server's processes by their titles: its routers, render workers and, with
-    several routers, their supervisor."""
+    """A wadofarm server's processes by their titles: its supervisor, routers and render
+    workers."""
     return [Role(title, child) for child, title in sorted(titled(pid).items())]
 
 

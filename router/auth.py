@@ -5,10 +5,12 @@
   in --auth-tokens (one a line, `#` comments; the file is re-read when it changes, so a token is
   revoked by deleting its line). A valid token may see every instance.
 - `forward`: the client's `Authorization` header goes to Orthanc with every request made on its
-  behalf (through `forwarded`, a context variable the Orthanc store reads), so Orthanc's own users
-  decide. Before an instance is served, from the render cache or not, `authorize` asks Orthanc
-  whether this credential may read it; a yes is remembered per credential for
-  --auth-cache-seconds, the longest a revoked user can still read what it read before.
+  behalf (a `Client`, kept with the request under CLIENT and passed to each store call that
+  needs it: `client_of`), so Orthanc's own users decide. Before an instance is served, from
+  the render cache or not, `authorize` asks Orthanc whether this credential may read it; a yes
+  is remembered per credential for --auth-cache-seconds, the longest a revoked user can still
+  read what it read before. A render shared by several requests (coalesced) is fetched with
+  the credentials of the one that started it, which was authorised for the instance first.
 
 A route other than /wado (DICOMweb, a proxy to Orthanc) gets the same checks by being behind the
 middleware and by calling `authorize` for each instance it serves.
@@ -22,8 +24,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -31,8 +31,9 @@ from aiohttp.typedefs import Middleware
 
 from router.cache import BoundedDict
 from router.errors import Handler, Unauthorized
+from router.keys import CLIENT
 from router.paths import reading
-from router.stores import Instance, Store
+from router.stores import Client, Instance, Store
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,10 @@ class AuthMode(enum.StrEnum):
     FORWARD = "forward"
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarded:
-    """The client's own Authorization header (None: it sent none), for Orthanc to judge."""
-
-    authorization: str | None
-
-
-forwarded: ContextVar[Forwarded | None] = ContextVar("wadofarm_forwarded", default=None)
+def client_of(request: web.Request) -> Client | None:
+    """Whom the store calls made for this request are made for: under --auth forward the
+    client, with its own Authorization header; otherwise nobody (the server's credentials)."""
+    return request.get(CLIENT)
 
 
 def digest(secret: str) -> bytes:
@@ -113,7 +110,7 @@ class Access:
         """Refuse a request without valid credentials (bearer); note whose they are (forward)."""
         header = request.headers.get("Authorization")
         if self.mode is AuthMode.FORWARD:
-            forwarded.set(Forwarded(header))
+            request[CLIENT] = Client(header)
         elif self.mode is AuthMode.BEARER:
             scheme, _, token = (header or "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -128,31 +125,29 @@ class Access:
                     {"WWW-Authenticate": 'Bearer realm="wadofarm", error="invalid_token"'},
                 )
 
-    async def authorize(self, store: Store, instance: Instance) -> None:
-        """Before serving `instance` to this request's client: in forward mode, Orthanc says
-        whether that credential may read it (remembered for `ttl` seconds)."""
-        claim = forwarded.get()
-        if self.mode is not AuthMode.FORWARD or claim is None:
+    async def authorize(self, store: Store, instance: Instance, client: Client | None) -> None:
+        """Before serving `instance` to `client` (client_of the request): in forward mode,
+        Orthanc says whether that credential may read it (remembered for `ttl` seconds)."""
+        if self.mode is not AuthMode.FORWARD or client is None:
             return
-        key = (digest(claim.authorization or ""), instance.key)
+        key = (digest(client.authorization or ""), instance.key)
         until = self._allowed.get(key)
         if until is not None and until > time.monotonic():
             return
-        await store.check_access(instance)  # raises Unauthorized/Forbidden/NotFound
+        await store.check_access(instance, client=client)  # Unauthorized/Forbidden/NotFound
         self._allowed.put(key, time.monotonic() + self.ttl)
 
-    async def vouch(self, store: Store) -> None:
+    async def vouch(self, store: Store, client: Client | None) -> None:
         """In forward mode, before a route that shows nothing of Orthanc's (/metrics, the
-        gallery's page): Orthanc says whether it knows this credential at all (remembered for
-        `ttl` seconds)."""
-        claim = forwarded.get()
-        if self.mode is not AuthMode.FORWARD or claim is None:
+        gallery's page): Orthanc says whether it knows `client`'s credential at all
+        (remembered for `ttl` seconds)."""
+        if self.mode is not AuthMode.FORWARD or client is None:
             return
-        key = digest(claim.authorization or "")
+        key = digest(client.authorization or "")
         until = self._known.get(key)
         if until is not None and until > time.monotonic():
             return
-        await store.check_client()  # raises Unauthorized/Forbidden
+        await store.check_client(client=client)  # raises Unauthorized/Forbidden
         self._known.put(key, time.monotonic() + self.ttl)
 
 
@@ -180,7 +175,7 @@ def auth_middleware(access: Access, store_of: Callable[[web.Application], Store]
             access.authenticate(request)
             path = reading(request).path
             if access.mode is AuthMode.FORWARD and shows_nothing_of_orthanc(path):
-                await access.vouch(store_of(request.app))
+                await access.vouch(store_of(request.app), client_of(request))
             if access.mode is AuthMode.BEARER and "Authorization" in request.headers:
                 # The token is wadofarm's: it goes no further (not to Orthanc by the proxy).
                 headers = request.headers.copy()

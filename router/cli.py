@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from router import exposure, port
-from router.config import BY_NAME, SPECS, Config, SettingError, Spec
-from router.place import Place
-from router.server import configure_logging, run_router
+from router import port
+from router.config import BY_NAME, ENV_PREFIX, SPECS, Config, SettingError, Spec
 
 DESCRIPTION = """\
 wadofarm renders DICOM images for viewers: WADO-URI (/wado) and DICOMweb rendered and
@@ -170,24 +170,82 @@ def settings_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def serve(config: Config) -> None:
+def env_file_variables(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+    """The WADOFARM_* variables of --env-file (or WADOFARM_ENV_FILE), if one is named: one
+    NAME=value a line (an `export ` before it and quotes around the value allowed), `#`
+    comments and blank lines skipped. Read at start and again by each reload (SIGHUP)."""
+    spec = BY_NAME["env_file"]
+    where, path = spec.flag, getattr(args, "env_file", None)
+    if path is None:
+        where, path = spec.env, environ.get(spec.env, "").strip() or None
+    if path is None:
+        return {}
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SettingError(where, path, f"a readable file ({exc.strerror})") from None
+    variables = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name.startswith(ENV_PREFIX) or name == spec.env:
+            raise SettingError(
+                where, path, f"NAME=value lines of WADOFARM_* variables (line {number})"
+            )
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        variables[name] = value
+    return variables
+
+
+def read_settings(
+    argv: Sequence[str], set_by: dict[str, str] | None = None
+) -> tuple[Config, dict[str, str]]:
+    """`wadofarm <argv>`'s configuration (flags, --env-file, the environment), checked
+    against the machine; and the variables --env-file gave."""
+    args = build_parser().parse_args(argv)
+    variables = env_file_variables(args, os.environ)
+    config = config_from_args(args, {**os.environ, **variables}, set_by)
+    check_machine(config)
+    if set_by is not None:
+        for spec in SPECS:
+            if set_by[spec.name] == spec.env and spec.env in variables:
+                set_by[spec.name] = f"{spec.env} in --env-file"
+    return config, variables
+
+
+def config_from_argv(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """A router's configuration: the supervisor's arguments and variables (--env-file as the
+    supervisor last read it, not read again here), read by this process's code."""
+    return config_from_args(build_parser().parse_args(argv), environ)
+
+
+def configure_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(config: Config, argv: Sequence[str], variables: dict[str, str]) -> None:
+    """The supervisor, which starts the routers from `argv` (router.supervisor); it imports
+    no more than it needs (not the app: the routers do)."""
+    from router.supervisor import Supervisor
+
     try:
         port.check(config.host, config.port)  # before anything starts, one line if not
     except port.PortUnavailable as error:
         print(f"wadofarm: {error}", file=sys.stderr)
         sys.exit(1)
     configure_logging(config)
-    # --auth auto decided once for every router, or by each once Orthanc first answers
-    config = exposure.settle(config)
-    if config.router_count == 1:  # one process, as before: no supervisor in between
-        run_router(config, Place(1, 1, 1, config.workers))
-        return
-    from router.supervisor import Supervisor  # several routers on one port
-
-    sys.exit(Supervisor(config).run())
+    sys.exit(Supervisor(config, argv, variables, lambda: read_settings(argv)).run())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # `wadofarm` alone: what it is and how to start it
@@ -196,8 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         set_by: dict[str, str] = {}
         try:
-            config = config_from_args(args, set_by=set_by)
-            check_machine(config)
+            config, variables = read_settings(argv, set_by)
         except SettingError as error:
             print(f"wadofarm: {error}", file=sys.stderr)
             sys.exit(2)  # as argparse does for a bad flag
@@ -206,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 shown = spec.show(getattr(config, spec.name))  # secrets masked
                 print(f"{spec.name}={shown} ({set_by[spec.name]})")
             return
-        serve(config)
+        serve(config, argv, variables)
 
 
 if __name__ == "__main__":

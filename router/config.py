@@ -140,6 +140,20 @@ class Config:
         default_text="auto",
         words=(("auto", _auto),),
     )
+    router_timeout: float = setting(
+        5.0,
+        "a router whose event loop has not answered the supervisor's ping for this long (hung, "
+        "or stopped) is killed and replaced",
+        metavar="S",
+        minimum=1,
+        maximum=600,
+    )
+    env_file: Path | None = setting(
+        None,
+        "a file of WADOFARM_* variables (NAME=value a line, # comments), read at start and "
+        "again by a reload (SIGHUP); they count over the environment's, flags over both",
+        metavar="PATH",
+    )
     cache_mb: float = setting(
         256.0,
         "render cache size in MiB (with several routers, each holds its share)",
@@ -197,8 +211,9 @@ class Config:
     )
     quarantine_seconds: float = setting(
         60.0,
-        "after a render of an instance crashed or timed out its worker, requests for it get the "
-        "same answer at once for this long, without a render; 0 turns it off",
+        "after renders of an instance killed or timed out two workers (a render and its retry), "
+        "requests for it get the same answer at once for this long, without a render; 0 turns "
+        "it off",
         metavar="S",
         minimum=0,
         maximum=86400,

@@ -18,6 +18,7 @@ from multidict import MultiDict, MultiMapping
 
 from renderer.params import RenderParams
 from router import multipart, rendered_query
+from router.auth import client_of
 from router.cache import BoundedDict
 from router.keys import ACCESS, CONFIG, REPRESENTATIVES, SENDING, SERVICE
 from router.render_request import REMEMBERED, RenderRequest, render_params
@@ -39,7 +40,8 @@ TARGETS = (
 
 async def representative(request: web.Request, study: str, series: str | None) -> Instance:
     """The instance a study or series target shows."""
-    return await request.app[REPRESENTATIVES].choose(request.app[SERVICE].store, study, series)
+    store = request.app[SERVICE].store
+    return await request.app[REPRESENTATIVES].choose(store, study, series, client_of(request))
 
 
 def thumbnail_params(service: RenderService) -> RenderParams:
@@ -104,8 +106,10 @@ async def retrieve(request: web.Request, thumbnail: bool) -> web.StreamResponse:
     if target.instance is None:
         instance = await representative(request, target.study, target.series)
     else:
-        instance = await service.store.locate(target.instance, target.study, target.series)
-    await request.app[ACCESS].authorize(service.store, instance)  # before any cache
+        instance = await service.store.locate(
+            target.instance, target.study, target.series, client=client_of(request)
+        )
+    await request.app[ACCESS].authorize(service.store, instance, client_of(request))
     frames = target.frames
     if frames is not None and len(frames) > 1:
         return await frame_list(request, instance, target.asked, frames)

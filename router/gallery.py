@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from router.auth import client_of
 from router.keys import CONFIG, SERVICE
 from router.stores import SeriesSummary
 from router.uid import check_uid
@@ -41,13 +42,13 @@ async def studies(request: web.Request) -> web.Response:
     limit = DEFAULT_STUDIES
     if "limit" in request.query:
         limit = parse_int("limit", request.query["limit"], 1, MAX_STUDIES)
-    store = request.app[SERVICE].store
-    found = await store.studies(limit)
+    store, client = request.app[SERVICE].store, client_of(request)
+    found = await store.studies(limit, client=client)
     gate = asyncio.Semaphore(CONCURRENT_LISTINGS)
 
     async def with_series(study_uid: str) -> list[dict[str, Any]]:
         async with gate:
-            return [series_entry(s) for s in await store.series(study_uid)]
+            return [series_entry(s) for s in await store.series(study_uid, client=client)]
 
     listings = await asyncio.gather(*(with_series(s.study_uid) for s in found))
     config = request.app[CONFIG]
@@ -67,7 +68,7 @@ async def instances(request: web.Request) -> web.Response:
     """GET /gallery/api/studies/{study}/series/{series}: the instances in order."""
     study = check_uid("study", request.match_info["study"])
     series = check_uid("series", request.match_info["series"])
-    found = await request.app[SERVICE].store.instances(study, series)
+    found = await request.app[SERVICE].store.instances(study, series, client=client_of(request))
     return _json(
         {"study_uid": study, "series_uid": series, "instances": [asdict(i) for i in found]}
     )

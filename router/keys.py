@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from router.representatives import Representatives
     from router.sending import Sending
     from router.service import RenderService
+    from router.stores import Client
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
 SERVICE: web.AppKey[RenderService] = web.AppKey("service")
@@ -26,3 +27,5 @@ PROXY: web.AppKey[Proxy] = web.AppKey("proxy")  # the pass-through to Orthanc, w
 REPRESENTATIVES: web.AppKey[Representatives] = web.AppKey("representatives")
 # Large answers' bytes held for slow clients, shared by every connection (router.sending).
 SENDING: web.AppKey[Sending] = web.AppKey("sending")
+# Whom this request's store calls are made for (--auth forward: router.auth.client_of).
+CLIENT: web.RequestKey[Client] = web.RequestKey("client")

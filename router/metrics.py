@@ -172,12 +172,26 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
     "wadofarm_render_crashes": ("Renders whose worker died", "counter"),
     "wadofarm_render_timeouts": ("Renders past --render-timeout", "counter"),
     "wadofarm_quarantined": (
-        "Instances quarantined after a render crashed or timed out (--quarantine-seconds)",
+        "Instances quarantined after renders of them killed or hung two workers "
+        "(--quarantine-seconds)",
         "counter",
     ),
     "wadofarm_quarantine_refused": (
         "Requests answered from the quarantine, without a render",
         "counter",
+    ),
+    "wadofarm_render_retries": (
+        "Renders tried again on another worker after their worker died or hung",
+        "counter",
+    ),
+    "wadofarm_router_start_time_seconds": (
+        "When the oldest router serving started, in seconds since the epoch (a reload "
+        "replaces them all)",
+        "gauge",
+    ),
+    "wadofarm_render_worker_start_time_seconds": (
+        "When the oldest render worker alive started, in seconds since the epoch",
+        "gauge",
     ),
     "wadofarm_send_held_bytes": (
         "Bytes of large answers being sent to clients (each body once, --send-buffer-mb)",
@@ -204,8 +218,14 @@ SNAPSHOT_METRICS: dict[str, tuple[str, str]] = {
 
 
 # How the routers' gauges add up: a figure of the whole server is the sum over the live routers;
-# Redis is up only if every router reaches it; the prewarmer runs in router 1 only.
-GAUGE_MODES = {"wadofarm_l2_up": "livemin", "wadofarm_prewarm_last_seq": "livemax"}
+# Redis is up only if every router reaches it; the prewarmer runs in router 1 only; a start time
+# is the oldest live process's.
+GAUGE_MODES = {
+    "wadofarm_l2_up": "livemin",
+    "wadofarm_prewarm_last_seq": "livemax",
+    "wadofarm_router_start_time_seconds": "livemin",
+    "wadofarm_render_worker_start_time_seconds": "livemin",
+}
 
 
 class _Mirror:

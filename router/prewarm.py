@@ -105,15 +105,18 @@ class Prewarmer:
         study = await self._get(f"/studies/{series['ParentStudy']}")
         study_uid = str(study["MainDicomTags"]["StudyInstanceUID"])
         series_uid = str(series["MainDicomTags"]["SeriesInstanceUID"])
-        instances = await self.store.instances(study_uid, series_uid)
+        # The server's own credentials (client=None): no client asked for these.
+        instances = await self.store.instances(study_uid, series_uid, client=None)
         first = middle(instances)  # the series thumbnail
         ordered = [first, *(i for i in instances if i is not first)]
         params = thumbnail_params(self.service)
         for summary in ordered:
             await self._until_idle()
-            instance = await self.store.locate(summary.object_uid, study_uid, series_uid)
+            instance = await self.store.locate(
+                summary.object_uid, study_uid, series_uid, client=None
+            )
             try:
-                _, cache_status = await self.service.render(instance, params)
+                _, cache_status = await self.service.render(instance, params, client=None)
             except RenderError as exc:  # an undecodable instance: a viewer will see why
                 self.stats.errors += 1
                 logger.info("prewarm: %s not rendered: %s", summary.object_uid, exc)

@@ -7,7 +7,7 @@ import time
 
 from router.cache import BoundedDict
 from router.errors import NotFound
-from router.stores import Instance, Store, middle
+from router.stores import Client, Instance, Store, middle
 
 REPRESENTATIVE_TTL = 5.0  # seconds a choice is reused: a gallery page asks for many series
 REPRESENTATIVE_ENTRIES = 100_000
@@ -24,19 +24,22 @@ class Representatives:
             REPRESENTATIVE_ENTRIES
         )
 
-    async def choose(self, store: Store, study: str, series: str | None) -> Instance:
+    async def choose(
+        self, store: Store, study: str, series: str | None, client: Client | None
+    ) -> Instance:
+        """Listed and located for `client`; the route then checks it may read the instance."""
         remembered = self._chosen.get((study, series))
         if remembered is not None and remembered[2] > time.monotonic():
             object_uid, series_uid, _ = remembered
         else:
-            series_uid = series or await self._first_series(store, study)
-            object_uid = middle(await store.instances(study, series_uid)).object_uid
+            series_uid = series or await self._first_series(store, study, client)
+            object_uid = middle(await store.instances(study, series_uid, client=client)).object_uid
             self._chosen.put((study, series), (object_uid, series_uid, time.monotonic() + self.ttl))
-        return await store.locate(object_uid, study, series_uid)
+        return await store.locate(object_uid, study, series_uid, client=client)
 
     @staticmethod
-    async def _first_series(store: Store, study: str) -> str:
-        members = [s for s in await store.series(study) if s.instances > 0]
+    async def _first_series(store: Store, study: str, client: Client | None) -> str:
+        members = [s for s in await store.series(study, client=client) if s.instances > 0]
         if not members:
             raise NotFound(f"study {study} has no instances")
         return members[0].series_uid

@@ -9,10 +9,20 @@ import logging
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from renderer.errors import NotDicom, RenderError, SourceMissing, UnsupportedImage
+from renderer.errors import (
+    NotDicom,
+    PoolClosed,
+    PoolOverloaded,
+    RenderError,
+    SourceMissing,
+    SourceTimeout,
+    SourceUnavailable,
+    UnsupportedImage,
+)
 from renderer.formats import FORMATS, OutputFormat
 from renderer.output.layout import flips, layout
 from renderer.params import (
+    Answer,
     Deidentify,
     PixelRegion,
     PresentationRef,
@@ -23,8 +33,8 @@ from renderer.params import (
 from renderer.process.pool import RenderPool
 from router.cache import BoundedDict, CachedRender, ImageFacts, RenderCache
 from router.config import Config
-from router.quarantine import Quarantine
-from router.stores import Instance, Store
+from router.quarantine import CAUGHT, Accused, Quarantine
+from router.stores import Client, Instance, Store
 
 if TYPE_CHECKING:
     from router.auth import Access
@@ -33,6 +43,9 @@ if TYPE_CHECKING:
     from router.l2cache import L2Cache
 
 logger = logging.getLogger(__name__)
+
+# Failures before a worker read the file: they say nothing about whether it kills workers.
+UNREAD = (PoolOverloaded, PoolClosed, SourceMissing, SourceUnavailable, SourceTimeout)
 
 
 def media_type(output: OutputFormat, params: RenderParams) -> str:
@@ -118,7 +131,9 @@ class RenderService:
         self._facts: BoundedDict[str, ImageFacts] = BoundedDict(200_000)
         # A presentation state's UID -> the image it shows (a worker's answer, see render).
         self.followed: BoundedDict[str, str] = BoundedDict(100_000)
-        self.quarantine = Quarantine(config.quarantine_seconds)
+        self.quarantine = Quarantine(
+            config.quarantine_seconds, room=lambda: pool.max_queue - pool.queue_depth
+        )
         # The server's own render settings, made once: each request replaces its own fields.
         # /wado's and DICOMweb's differ only in the window of an image that has none.
         self.defaults = RenderParams(
@@ -140,6 +155,7 @@ class RenderService:
         instance: Instance,
         params: RenderParams,
         *,
+        client: Client | None,
         state: Instance | None = None,
         access: Access | None = None,
     ) -> tuple[CachedRender, str]:
@@ -147,34 +163,39 @@ class RenderService:
         (WADO-URI presentationUID). A Grayscale Softcopy Presentation State asked for as an
         image shows the (first) image it references, rendered through it: the worker that
         reads the state answers which image that is (ShowsImage), remembered so that the
-        state's own URL costs no second worker trip. `access` checks that the client may read
-        the other instance too, the state or its image (router.auth); the prewarmer has no
-        client."""
+        state's own URL costs no second worker trip. `client` is whom the store is asked for
+        (router.stores.Client; None: the server, as for the prewarmer), and must have been
+        authorised for `instance` already: a render it starts is fetched with its credentials
+        and shared with every request for the same render (each authorised for the instance by
+        its own route first). `access` checks that the client may read the other instance too,
+        the state or its image (router.auth)."""
         if state is not None:
             unchecked = state  # the route checked the image
         else:
             image_uid = self.followed.get(instance.object_uid)
             if image_uid is None:
-                answer = await self._cached_or_rendered(instance, params)
+                answer = await self._cached_or_rendered(instance, params, client)
                 if not isinstance(answer, ShowsImage):
                     return answer
                 image_uid = answer.image_uid
                 self.followed.put(instance.object_uid, image_uid)
-            state, instance = instance, await self.store.locate(image_uid, None, None)
+            state, instance = (
+                instance,
+                await self.store.locate(image_uid, None, None, client=client),
+            )
             unchecked = instance  # the route checked the state
         if access is not None:
-            await access.authorize(self.store, unchecked)
-        ref = PresentationRef(
-            state.object_uid, instance.object_uid, await self.store.render_source(state)
-        )
+            await access.authorize(self.store, unchecked, client)
+        source = await self.store.render_source(state, client=client)
+        ref = PresentationRef(state.object_uid, instance.object_uid, source)
         answer = await self._cached_or_rendered(
-            instance, dataclasses.replace(params, presentation=ref, animate=False)
+            instance, dataclasses.replace(params, presentation=ref, animate=False), client
         )
         assert not isinstance(answer, ShowsImage)  # rendered through a state: an image
         return answer
 
     async def _cached_or_rendered(
-        self, instance: Instance, params: RenderParams
+        self, instance: Instance, params: RenderParams, client: Client | None
     ) -> tuple[CachedRender, str] | ShowsImage:
         """The render and its cache status: "L1" (this process's cache), "L2" (the shared Redis
         cache) or "render" (a worker's, now); or, for a presentation state asked for as an
@@ -190,29 +211,39 @@ class RenderService:
                 normalised = render_key(instance.object_uid, params, shared.facts)
                 self.cache.put(normalised, shared.render)
                 return shared.render, "L2"
-        rendered = await self.cache.coalesce(key, lambda: self._from_worker(instance, params, key))
+        # The first request for a render starts it, fetched with its client's credentials
+        # (authorised for this instance); the others, authorised each, wait for it.
+        rendered = await self.cache.coalesce(
+            key, lambda: self._from_worker(instance, params, key, client)
+        )
         return rendered if isinstance(rendered, ShowsImage) else (rendered, "render")
 
     async def _from_worker(
-        self, instance: Instance, params: RenderParams, asked: Hashable
+        self, instance: Instance, params: RenderParams, asked: Hashable, client: Client | None
     ) -> CachedRender | ShowsImage:
-        self.quarantine.check(instance.object_uid)
+        """A worker's render, tried once more on another worker when its worker died or hung
+        (router.quarantine: strikes, one trial at a time, quarantine on the evidence of two)."""
+        accused: Accused = instance.object_uid
+        if params.presentation is not None:  # two instances involved: the pair is accused
+            accused = (params.presentation.uid, instance.object_uid)
+        earlier: RenderError | None = None
         while True:
-            source = await self.store.render_source(instance)
-            try:
-                answer = await self.pool.render(source, params)
-                break
-            except SourceMissing:
-                self.store.forget(instance)
-                raise
-            except (NotDicom, UnsupportedImage):
-                other = self.store.fallback(instance)  # another copy, which may render
-                if other is None:
+            async with self.quarantine.turn(accused) as trial:
+                try:
+                    answer = await self._rendered(instance, params, client)
+                except CAUGHT as error:
+                    failure = self.quarantine.struck(accused, error, trial, earlier)
+                    if failure is not None:
+                        raise failure from None
+                    earlier = error
+                    continue
+                except UNREAD:
                     raise
-                instance = other
-            except RenderError as error:
-                self.quarantine.add(instance.object_uid, error)
-                raise
+                except RenderError:  # the worker read the file and answered: no killer
+                    self.quarantine.acquit(accused)
+                    raise
+                self.quarantine.acquit(accused)
+                break
         if isinstance(answer, ShowsImage):
             return answer
         result = answer
@@ -241,6 +272,24 @@ class RenderService:
             self.l2.put({asked, key}, entry, facts)
         return entry
 
+    async def _rendered(
+        self, instance: Instance, params: RenderParams, client: Client | None
+    ) -> Answer:
+        """The worker's answer for the instance, or for another stored copy of it when this
+        one is not a DICOM file that renders (a folder may hold several)."""
+        while True:
+            source = await self.store.render_source(instance, client=client)
+            try:
+                return await self.pool.render(source, params)
+            except SourceMissing:
+                self.store.forget(instance)
+                raise
+            except (NotDicom, UnsupportedImage):
+                other = self.store.fallback(instance)  # another copy, which may render
+                if other is None:
+                    raise
+                instance = other
+
     def stats_snapshot(self) -> dict[str, float]:
         """The caches' and the pool's counters, for /metrics."""
         cache, pool = self.cache, self.pool
@@ -268,10 +317,12 @@ class RenderService:
             "wadofarm_render_workers": pool.size,
             "wadofarm_render_workers_alive": pool.alive,
             "wadofarm_render_workers_busy": pool.stats.busy,
+            "wadofarm_render_worker_start_time_seconds": pool.oldest_started,
             "wadofarm_renders": pool.stats.renders,
             "wadofarm_render_worker_restarts": pool.stats.restarts,
             "wadofarm_render_crashes": pool.stats.failures,
             "wadofarm_render_timeouts": pool.stats.timeouts,
             "wadofarm_quarantined": self.quarantine.added,
             "wadofarm_quarantine_refused": self.quarantine.refused,
+            "wadofarm_render_retries": self.quarantine.retried,
         }

@@ -9,7 +9,7 @@ from aiohttp import web
 from renderer.formats import FORMATS, OutputFormat
 from renderer.params import RenderParams
 from router import sending, wado_uri
-from router.auth import AuthMode
+from router.auth import AuthMode, client_of
 from router.cache import CachedRender
 from router.errors import Forbidden, NotFound, UpstreamError
 from router.keys import ACCESS, CONFIG, SENDING, SERVICE
@@ -67,13 +67,16 @@ async def wado(request: web.Request) -> web.StreamResponse:
     """GET /wado: WADO-URI retrieve, rendered or as the stored DICOM file."""
     query = wado_uri.parse_remembered(request.rel_url.raw_query_string, lambda: request.query)
     service = request.app[SERVICE]
-    instance = await service.store.locate(query.object_uid, query.study_uid, query.series_uid)
-    await request.app[ACCESS].authorize(service.store, instance)  # before any cache
+    client = client_of(request)
+    instance = await service.store.locate(
+        query.object_uid, query.study_uid, query.series_uid, client=client
+    )
+    await request.app[ACCESS].authorize(service.store, instance, client)  # before any cache
     if query.render.anonymize and not request.app[CONFIG].allow_anonymize:
         # PS3.18 8.2.10: a server may refuse to de-identify, and says so.
         raise Forbidden("anonymize=yes is not allowed on this server (--allow-anonymize)")
     if query.stored_file:
-        return await send_file(request, await service.store.download(instance))
+        return await send_file(request, await service.store.download(instance, client=client))
     params = render_params(query.render, query.frame, service.defaults, service.deidentify)
     state = await presentation_state(request, query) if query.presentation_uid else None
     render, cache_status = await render_instance(request, instance, params, state)
@@ -87,9 +90,12 @@ async def render_instance(
     state: Instance | None = None,
 ) -> tuple[CachedRender, str]:
     """The render of an instance, through presentation state `state` if one is asked for, for
-    this request's client (RenderService.render), and its cache status."""
+    this request's client (RenderService.render: authorised for `instance` by the route),
+    and its cache status."""
     service = request.app[SERVICE]
-    return await service.render(instance, params, state=state, access=request.app[ACCESS])
+    return await service.render(
+        instance, params, client=client_of(request), state=state, access=request.app[ACCESS]
+    )
 
 
 async def presentation_state(request: web.Request, query: wado_uri.WadoRequest) -> Instance:
@@ -99,7 +105,7 @@ async def presentation_state(request: web.Request, query: wado_uri.WadoRequest) 
     assert query.presentation_uid is not None
     try:
         return await request.app[SERVICE].store.locate(
-            query.presentation_uid, None, query.presentation_series_uid
+            query.presentation_uid, None, query.presentation_series_uid, client=client_of(request)
         )
     except NotFound:
         raise NotFound(

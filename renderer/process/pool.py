@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # the same on every Python version (3.14 changed the Linux default).
 MP_CONTEXT = multiprocessing.get_context("spawn")
 SUPERVISE_EVERY = 0.2  # seconds between checks that every idle worker is still alive
+UNREAD_TRIES = 3  # workers a job is sent to that die before reading it, before it fails
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class _Job:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     channel: wire.Channel
+    started: float = field(default_factory=time.time)  # seconds since the epoch
 
     def kill(self) -> None:
         """SIGKILL this worker's process: through the process object, which knows its pid (a
@@ -98,6 +100,11 @@ class RenderPool:
     @property
     def queue_depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def oldest_started(self) -> float:
+        """When the oldest worker alive started (seconds since the epoch); 0 with none."""
+        return min((w.started for w in self._workers if w is not None), default=0.0)
 
     @property
     def alive(self) -> int:
@@ -242,6 +249,15 @@ class RenderPool:
                 self.stats.busy -= 1
 
     async def _run(self, index: int, job: _Job) -> None:
+        # A worker that died without reading the job (killed while idle, its death not yet
+        # seen) costs the job nothing: it goes to the replacement, a few times at most.
+        for _ in range(UNREAD_TRIES):
+            if await self._try(index, job):
+                return
+        _fail(job, WorkerCrashed("render workers kept dying before they read the job"))
+
+    async def _try(self, index: int, job: _Job) -> bool:
+        """Run the job on the slot's worker; False if the worker died without reading it."""
         w = self._workers[index]
         # Its socket says whether a worker is still there (a dead process's end is closed),
         # with no syscall: Process.is_alive() is a getpid() and a waitpid(), 2.7 us per job.
@@ -268,10 +284,20 @@ class RenderPool:
             )
             _fail(job, RenderTimeout(f"render took longer than {self.render_timeout:g}s"))
             await self._replace(index)
-            return
+            return True
         except ConnectionError:
             await _join(w.process, 0.2)
             code = w.process.exitcode
+            if w.channel.unread:
+                logger.warning(
+                    "render worker %d (pid %s) had died while idle, exit code %s; its job goes "
+                    "to the replacement",
+                    index,
+                    w.process.pid,
+                    code,
+                )
+                await self._replace(index)
+                return False
             logger.error(
                 "render worker %d (pid %s) died during a render, exit code %s",
                 index,
@@ -281,17 +307,18 @@ class RenderPool:
             self.stats.failures += 1
             _fail(job, WorkerCrashed(f"the render worker died (exit code {code})"))
             await self._replace(index)
-            return
+            return True
         if reply_id != job_id:  # cannot happen with one job in flight per worker
             _fail(job, WorkerCrashed("render worker protocol error"))
             await self._replace(index)
-            return
+            return True
         self.stats.renders += 1
         if isinstance(value, RenderResult | ShowsImage):
             if not job.future.done():
                 job.future.set_result(value)
         else:
             _fail(job, value if isinstance(value, RenderError) else WorkerCrashed(repr(value)))
+        return True
 
 
 def _fail(job: _Job, exc: BaseException) -> None:

@@ -86,6 +86,7 @@ class Channel(asyncio.BufferedProtocol):
         self._replies: deque[tuple[tuple[Any, ...], bytearray]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._lost = False
+        self._lost_with: Exception | None = None
         self._closed: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -117,6 +118,7 @@ class Channel(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        self._lost_with = exc
         self._wake()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
@@ -130,6 +132,13 @@ class Channel(asyncio.BufferedProtocol):
         """Whether the socket has closed: the worker exited or was killed (its end closes with
         it), or close() was called."""
         return self._lost
+
+    @property
+    def unread(self) -> bool:
+        """Whether the worker went without reading what was sent: it was dead before the send
+        (EPIPE) or died with it still in its socket (ECONNRESET: a Unix socket closed with
+        unread data), not after reading it (an end of file)."""
+        return isinstance(self._lost_with, BrokenPipeError | ConnectionResetError)
 
     def send(self, data: bytes) -> None:
         assert self.transport is not None

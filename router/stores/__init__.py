@@ -12,6 +12,17 @@ from renderer.params import RenderSource
 
 
 @dataclass(frozen=True, slots=True)
+class Client:
+    """Whom a store call is made for, under --auth forward: the client's own Authorization
+    header (None: it sent none), for a store with users of its own (Orthanc) to judge. Passed
+    to each call that needs it, never read from ambient state; a call made for no client
+    (None in its place: the prewarmer, --auth none or bearer) goes with the server's own
+    credentials."""
+
+    authorization: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     object_uid: str
     key: str  # the store's own handle: an Orthanc ID or a file path
@@ -83,39 +94,46 @@ class Store(Protocol):
     name: str
 
     async def locate(
-        self, object_uid: str, study_uid: str | None, series_uid: str | None
+        self,
+        object_uid: str,
+        study_uid: str | None,
+        series_uid: str | None,
+        *,
+        client: Client | None,
     ) -> Instance:
         """The instance, or NotFound when it is missing or its parents do not match."""
         ...
 
-    async def download(self, instance: Instance) -> Download:
+    async def download(self, instance: Instance, *, client: Client | None) -> Download:
         """The stored file, byte for byte, streamed; NotFound (or the store's error) is raised
         here, before the first byte."""
         ...
 
-    async def render_source(self, instance: Instance) -> RenderSource:
+    async def render_source(self, instance: Instance, *, client: Client | None) -> RenderSource:
         """What a render worker gets: bytes, or a path or URL it reads itself (no copy through
         the router)."""
         ...
 
-    async def studies(self, limit: int) -> list[StudySummary]:
+    async def studies(self, limit: int, *, client: Client | None) -> list[StudySummary]:
         """Up to `limit` studies, newest first."""
         ...
 
-    async def series(self, study_uid: str) -> list[SeriesSummary]:
+    async def series(self, study_uid: str, *, client: Client | None) -> list[SeriesSummary]:
         """The series of a study in Series Number order; NotFound for an unknown study."""
         ...
 
-    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+    async def instances(
+        self, study_uid: str, series_uid: str, *, client: Client | None
+    ) -> list[InstanceSummary]:
         """The instances of a series in Instance Number order; NotFound for an unknown one."""
 
-    async def check_access(self, instance: Instance) -> None:
-        """Whether the client this request is made for may read the instance (--auth forward);
+    async def check_access(self, instance: Instance, *, client: Client) -> None:
+        """Whether `client` may read the instance (--auth forward);
         raises Unauthorized, Forbidden or NotFound. Stores without users of their own allow."""
         ...
 
-    async def check_client(self) -> None:
-        """Whether the store knows the client this request is made for (--auth forward), for
+    async def check_client(self, *, client: Client) -> None:
+        """Whether the store knows `client` (--auth forward), for
         routes that show nothing of the store's; raises Unauthorized or Forbidden. Stores
         without users of their own allow."""
         ...

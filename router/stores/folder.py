@@ -23,6 +23,7 @@ from renderer.files.local_file import open_nofollow
 from router.errors import NotFound
 from router.stores import (
     CHUNK,
+    Client,
     Download,
     Instance,
     InstanceSummary,
@@ -261,7 +262,12 @@ class FolderStore:
             stop.set()  # cancelled (SIGTERM while scanning): the thread ends after its file
 
     async def locate(
-        self, object_uid: str, study_uid: str | None, series_uid: str | None
+        self,
+        object_uid: str,
+        study_uid: str | None,
+        series_uid: str | None,
+        *,
+        client: Client | None,
     ) -> Instance:
         entry = self.index.get(object_uid)
         if entry is None:
@@ -272,16 +278,16 @@ class FolderStore:
             raise NotFound(f"instance {object_uid} is not in series {series_uid}")
         return Instance(object_uid, entry.path)
 
-    async def download(self, instance: Instance) -> Download:
+    async def download(self, instance: Instance, *, client: Client | None) -> Download:
         return _download(*await asyncio.to_thread(open_inside, instance))
 
-    async def render_source(self, instance: Instance) -> str:
+    async def render_source(self, instance: Instance, *, client: Client | None) -> str:
         """The path, for the worker to read, once it is checked to still be the regular file
         indexed inside the root (not a symlink swapped in since the scan)."""
         await asyncio.to_thread(still_inside, instance)
         return instance.key
 
-    async def studies(self, limit: int) -> list[StudySummary]:
+    async def studies(self, limit: int, *, client: Client | None) -> list[StudySummary]:
         found = []
         for study_uid, series in self.tree.items():
             if not study_uid:
@@ -299,7 +305,7 @@ class FolderStore:
         newest = sorted(found, key=lambda s: (s.date, s.study_uid), reverse=True)
         return newest[:limit]
 
-    async def series(self, study_uid: str) -> list[SeriesSummary]:
+    async def series(self, study_uid: str, *, client: Client | None) -> list[SeriesSummary]:
         series = self.tree.get(study_uid)
         if not series:
             raise NotFound(f"no study {study_uid}")
@@ -318,7 +324,9 @@ class FolderStore:
             )
         return sorted(found, key=lambda s: by_number(s.number, s.series_uid))
 
-    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+    async def instances(
+        self, study_uid: str, series_uid: str, *, client: Client | None
+    ) -> list[InstanceSummary]:
         members = self.tree.get(study_uid, {}).get(series_uid)
         if not members:
             raise NotFound(f"no series {series_uid} in study {study_uid}")
@@ -333,10 +341,10 @@ class FolderStore:
         ]
         return sorted(found, key=lambda i: by_number(i.number, i.object_uid))
 
-    async def check_access(self, instance: Instance) -> None:
+    async def check_access(self, instance: Instance, *, client: Client) -> None:
         return None
 
-    async def check_client(self) -> None:
+    async def check_client(self, *, client: Client) -> None:
         return None
 
     def forget(self, instance: Instance) -> None:

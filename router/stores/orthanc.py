@@ -20,7 +20,6 @@ import orjson
 from yarl import URL
 
 from renderer.params import HttpSource
-from router.auth import forwarded
 from router.cache import BoundedDict
 from router.errors import (
     Forbidden,
@@ -32,6 +31,7 @@ from router.errors import (
 )
 from router.stores import (
     CHUNK,
+    Client,
     Download,
     Instance,
     InstanceSummary,
@@ -81,7 +81,7 @@ class OrthancStore:
         self.shown = public_url(self.base)
         self.timeout = timeout
         # Sent per request, not set on the session: with --auth forward the client's own
-        # header goes in its place (see router.auth).
+        # header goes in its place (each call's `client`, router.stores.Client).
         self._authorization = aiohttp.BasicAuth(user, password or "").encode() if user else None
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
@@ -121,12 +121,19 @@ class OrthancStore:
             self._session = None
 
     async def _request(
-        self, method: str, path: str, body: Any = None, *, operation: str = "other"
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        operation: str = "other",
+        client: Client | None = None,
     ) -> bytes:
+        """One round trip, made for `client` (router.stores.Client) or for the server."""
         started = time.monotonic()
         error: str | None = None
         try:
-            return await self._round_trip(method, path, body)
+            return await self._round_trip(method, path, body, client)
         except UpstreamTimeout:
             error = "timeout"
             raise
@@ -137,19 +144,18 @@ class OrthancStore:
             if self._observe is not None:
                 self._observe(operation, time.monotonic() - started, error)
 
-    def _credentials(self) -> str | None:
+    def _credentials(self, client: Client | None) -> str | None:
         """The Authorization header for Orthanc: the client's own under --auth forward,
         otherwise wadofarm's."""
-        client = forwarded.get()
         return client.authorization if client is not None else self._authorization
 
-    async def _round_trip(self, method: str, path: str, body: Any) -> bytes:
+    async def _round_trip(self, method: str, path: str, body: Any, client: Client | None) -> bytes:
         path, _, query = path.partition("?")
         url = self.base.with_path(self.base.path.rstrip("/") + path)
         if query:
             url = url.with_query(query)
         data = orjson.dumps(body) if body is not None else None
-        response = await self._send(method, url, path, data=data)
+        response = await self._send(method, url, path, client, data=data)
         try:
             return await response.read()
         except TimeoutError:
@@ -174,23 +180,23 @@ class OrthancStore:
         if status >= 400:
             raise UpstreamError(f"Orthanc answered HTTP {status} for {path}")
 
-    async def _open(self, path: str) -> aiohttp.ClientResponse:
+    async def _open(self, path: str, client: Client | None) -> aiohttp.ClientResponse:
         """A GET whose body is read by the caller as it comes (and released by it): no total
         time limit, but each connect and each read waits at most --upstream-timeout."""
         url = self.base.with_path(self.base.path.rstrip("/") + path)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout, sock_read=self.timeout
         )
-        return await self._send("GET", url, path, timeout=timeout)
+        return await self._send("GET", url, path, client, timeout=timeout)
 
     async def _send(
-        self, method: str, url: URL, path: str, **options: Any
+        self, method: str, url: URL, path: str, client: Client | None, **options: Any
     ) -> aiohttp.ClientResponse:
         """The response to one request, its head read and its status checked (_check); the
         caller reads the body and releases it. A pooled connection Orthanc had closed is tried
         again once on a fresh one; every other transport failure is an UpstreamError or
         UpstreamTimeout naming Orthanc."""
-        authorization = self._credentials()
+        authorization = self._credentials(client)
         headers = {"Authorization": authorization} if authorization else {}
         for attempt in (1, 2):
             try:
@@ -204,7 +210,7 @@ class OrthancStore:
             except aiohttp.ClientConnectionError as exc:
                 raise self._unreachable(exc) from None
             try:
-                self._check(response, path, forwarded.get() is not None)
+                self._check(response, path, client is not None)
             except BaseException:
                 response.release()
                 raise
@@ -218,12 +224,17 @@ class OrthancStore:
         return UpstreamError(f"Orthanc at {self.shown} is unreachable: {connection_words(exc)}")
 
     async def locate(
-        self, object_uid: str, study_uid: str | None, series_uid: str | None
+        self,
+        object_uid: str,
+        study_uid: str | None,
+        series_uid: str | None,
+        *,
+        client: Client | None,
     ) -> Instance:
         key = (study_uid, series_uid)
         orthanc_id = (self._ids.get(object_uid) or {}).get(key)
         if orthanc_id is None and study_uid and series_uid:
-            await self._prefetch(study_uid, series_uid)
+            await self._prefetch(study_uid, series_uid, client)
             orthanc_id = (self._ids.get(object_uid) or {}).get(key)
         if orthanc_id is None:
             query = {"SOPInstanceUID": object_uid}
@@ -237,6 +248,7 @@ class OrthancStore:
                     "/tools/find",
                     {"Level": "Instance", "Query": query, "Expand": False},
                     operation="find",
+                    client=client,
                 )
             )
             if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], str):
@@ -250,23 +262,25 @@ class OrthancStore:
                 raise UpstreamError(f"Orthanc answered a malformed ID {orthanc_id[:60]!r}")
             self._remember(object_uid, key, orthanc_id)
             if not study_uid and not series_uid:
-                await self._map_series_of(orthanc_id)
+                await self._map_series_of(orthanc_id, client)
         return Instance(object_uid, orthanc_id)
 
-    async def _map_series_of(self, orthanc_id: str) -> None:
+    async def _map_series_of(self, orthanc_id: str, client: Client | None) -> None:
         """An instance asked for by objectUID alone (as Orthanc's /wado allows): map the rest
         of its series, in one GET of the series' instances, so a viewer's next requests for its
         siblings need no find each (a find costs Orthanc ~0.6 ms of CPU, the listing ~0.04 ms
         per instance; 600-slice series, issue 11). One mapping at a time: the first requests of
         a series arrive together, and the others go on without waiting for it."""
         if self._mapping is None or self._mapping.done():
-            self._mapping = asyncio.ensure_future(self._map_series(orthanc_id))
+            self._mapping = asyncio.ensure_future(self._map_series(orthanc_id, client))
             await asyncio.shield(self._mapping)  # a client that leaves does not stop it
 
-    async def _map_series(self, orthanc_id: str) -> None:
+    async def _map_series(self, orthanc_id: str, client: Client | None) -> None:
         try:
             instance = orjson.loads(
-                await self._request("GET", f"/instances/{orthanc_id}", operation="list")
+                await self._request(
+                    "GET", f"/instances/{orthanc_id}", operation="list", client=client
+                )
             )
             series = instance.get("ParentSeries") if isinstance(instance, dict) else None
             if not isinstance(series, str) or not ORTHANC_ID.fullmatch(series):
@@ -274,7 +288,9 @@ class OrthancStore:
             if self._mapped.get(series):
                 return
             items = orjson.loads(
-                await self._request("GET", f"/series/{series}/instances", operation="list")
+                await self._request(
+                    "GET", f"/series/{series}/instances", operation="list", client=client
+                )
             )
             for item in items if isinstance(items, list) else []:
                 object_uid = item.get("MainDicomTags", {}).get("SOPInstanceUID")
@@ -284,7 +300,7 @@ class OrthancStore:
         except Exception as exc:  # only a saving missed: each sibling takes its own find
             logger.debug("could not map the series of instance %s: %r", orthanc_id, exc)
 
-    async def _prefetch(self, study_uid: str, series_uid: str) -> None:
+    async def _prefetch(self, study_uid: str, series_uid: str, client: Client | None) -> None:
         """Map a whole series in one find when its first instance is asked for: a viewer asks
         for the rest next, and each lookup would cost Orthanc ~1-2 ms (a find per instance).
         Concurrent first requests share one find; a series is listed once (instances added
@@ -294,7 +310,7 @@ class OrthancStore:
             return
         task = self._listing.get(series)
         if task is None:
-            task = asyncio.ensure_future(self.instances(study_uid, series_uid))
+            task = asyncio.ensure_future(self.instances(study_uid, series_uid, client=client))
             self._listing[series] = task
             task.add_done_callback(lambda done: self._listing.pop(series, None))
         # The per-instance find names what is missing, and judges each client's credentials
@@ -303,11 +319,11 @@ class OrthancStore:
             await asyncio.shield(task)
         self._listed.put(series, True)
 
-    async def download(self, instance: Instance) -> Download:
+    async def download(self, instance: Instance, *, client: Client | None) -> Download:
         """The file streamed from Orthanc as it arrives, as the pass-through does."""
         started, error = time.monotonic(), None
         try:
-            response = await self._open(f"/instances/{instance.key}/file")
+            response = await self._open(f"/instances/{instance.key}/file", client)
         except NotFound:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
@@ -336,27 +352,30 @@ class OrthancStore:
 
         return Download(response.content_length, chunks(), close)
 
-    async def render_source(self, instance: Instance) -> HttpSource:
-        """The worker fetches the file itself, on its own keep-alive connection."""
+    async def render_source(self, instance: Instance, *, client: Client | None) -> HttpSource:
+        """The worker fetches the file itself, on its own keep-alive connection, with the
+        credentials of `client` (one checked for this instance) or the server's."""
         return HttpSource(
             base=str(self.base),
             path=f"/instances/{instance.key}/file",
             key=instance.key,
             timeout=self.timeout,
-            authorization=self._credentials(),
+            authorization=self._credentials(client),
         )
 
-    async def check_access(self, instance: Instance) -> None:
+    async def check_access(self, instance: Instance, *, client: Client) -> None:
         """Asked with the client's credentials (--auth forward): may it read this instance?"""
         try:
-            await self._request("GET", f"/instances/{instance.key}", operation="access")
+            await self._request(
+                "GET", f"/instances/{instance.key}", operation="access", client=client
+            )
         except NotFound:
             self._forget(instance)
             raise NotFound(f"instance {instance.object_uid} was deleted from Orthanc") from None
 
-    async def check_client(self) -> None:
+    async def check_client(self, *, client: Client) -> None:
         """Asked with the client's credentials (--auth forward): does Orthanc know them?"""
-        await self._request("GET", "/system", operation="access")
+        await self._request("GET", "/system", operation="access", client=client)
 
     def _remember(
         self, object_uid: str, parents: tuple[str | None, str | None], orthanc_id: str
@@ -393,16 +412,20 @@ class OrthancStore:
         """GET a resource of Orthanc's REST API (an ID path built by the caller) as JSON."""
         return orjson.loads(await self._request("GET", path, operation=operation))
 
-    async def _find(self, level: str, query: dict[str, str], limit: int = 0) -> list[Any]:
+    async def _find(
+        self, level: str, query: dict[str, str], client: Client | None, limit: int = 0
+    ) -> list[Any]:
         body: dict[str, Any] = {"Level": level, "Query": query, "Expand": True}
         if limit:
             body["Limit"] = limit
-        found = orjson.loads(await self._request("POST", "/tools/find", body, operation="list"))
+        found = orjson.loads(
+            await self._request("POST", "/tools/find", body, operation="list", client=client)
+        )
         return found if isinstance(found, list) else []
 
-    async def studies(self, limit: int) -> list[StudySummary]:
+    async def studies(self, limit: int, *, client: Client | None) -> list[StudySummary]:
         found = []
-        for item in await self._find("Study", {}, limit):
+        for item in await self._find("Study", {}, client, limit):
             tags = item.get("MainDicomTags", {})
             patient = item.get("PatientMainDicomTags", {})
             found.append(
@@ -416,8 +439,8 @@ class OrthancStore:
             )
         return sorted(found, key=lambda s: (s.date, s.study_uid), reverse=True)
 
-    async def series(self, study_uid: str) -> list[SeriesSummary]:
-        items = await self._find("Series", {"StudyInstanceUID": study_uid})
+    async def series(self, study_uid: str, *, client: Client | None) -> list[SeriesSummary]:
+        items = await self._find("Series", {"StudyInstanceUID": study_uid}, client)
         if not items:
             raise NotFound(f"no study {study_uid}")
         found = []
@@ -435,9 +458,11 @@ class OrthancStore:
             )
         return sorted(found, key=lambda s: by_number(s.number, s.series_uid))
 
-    async def instances(self, study_uid: str, series_uid: str) -> list[InstanceSummary]:
+    async def instances(
+        self, study_uid: str, series_uid: str, *, client: Client | None
+    ) -> list[InstanceSummary]:
         items = await self._find(
-            "Instance", {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}
+            "Instance", {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid}, client
         )
         if not items:
             raise NotFound(f"no series {series_uid} in study {study_uid}")

@@ -91,7 +91,7 @@ def test_the_routers_scenario_runs(tmp_path: Path) -> None:
         assert cpu["routers"] > 0 and cpu["client"] > 0
         assert {f"router {n}/{routers}" for n in range(1, routers + 1)} <= set(cpu)
         assert {"render 1/2", "render 2/2"} <= set(cpu)  # the bench's 2 workers, shared
-        assert ("supervisor" in cpu) == (routers > 1)
+        assert "supervisor" in cpu  # always there (issue 23: it reloads and watches)
     assert points["routers_hot", 1]["hit_rate"] > 0.5  # 4 slices: nearly every request hits
     assert points["routers_cold", 2]["hit_rate"] == 0.0  # render cache off
     assert points["routers_hot_dicomweb", 1]["hit_rate"] > 0.5

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.support import badfiles
+from tests.support import badfiles, corpus
 from tests.support.http import get
 from tests.support.orthanc import Orthanc
 from tests.support.server import REPO, Wadofarm
@@ -266,3 +267,88 @@ def test_bearer_guards_every_route_and_keeps_the_token_from_orthanc(
     assert get(server.url + "/wado", params=WADO, headers=bearer(ALPHA)).status == 200
     sent = spy.requests()[seen:]
     assert sent and all(ALPHA not in r.headers.get("authorization", "") for r in sent)
+
+
+SECRET = "RG1_J2KR.dcm"  # ~0.5-1 s to render: requests for it overlap, and coalesce
+# Orthanc's own permissions are all or nothing per user; a Lua filter makes one instance
+# unreadable to bob, so that "may not read this instance" is Orthanc's real answer (403).
+FILTER = """
+function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)
+  if username == "bob" and string.find(uri, "{secret}", 1, true) then
+    return false
+  end
+  return true
+end
+"""
+
+
+@pytest.fixture(scope="module")
+def filtered(
+    tmp_path_factory: pytest.TempPathFactory, catalogue: dict[str, Path]
+) -> Iterator[tuple[Wadofarm, Spy, str]]:
+    """Orthanc with alice and bob, where bob may read every instance but SECRET; wadofarm in
+    front with --auth forward and one render worker; the spy sees what reaches Orthanc."""
+    base = tmp_path_factory.mktemp("filtered")
+    orthanc = Orthanc(base / "orthanc", users=USERS).start()
+    spy = Spy(orthanc.port).start()
+    server = Wadofarm(
+        ["--orthanc", spy.url, "--workers", "1", "--auth", "forward", "--frame-cache-mb", "0"],
+        base / "w.log",
+    )
+    try:
+        orthanc.upload_bytes(badfiles.good())
+        secret_id = str(orthanc.upload(catalogue[SECRET])["ID"])
+        orthanc.stop()
+        script = base / "filter.lua"
+        script.write_text(FILTER.replace("{secret}", secret_id))
+        orthanc.extra = {"LuaScripts": [str(script)]}
+        orthanc.start()
+        server.start()
+        yield server, spy, secret_id
+    finally:
+        server.stop()
+        spy.stop()
+        orthanc.stop()
+
+
+def test_a_client_never_receives_through_another_clients_render_what_it_may_not_read(
+    filtered: tuple[Wadofarm, Spy, str],
+) -> None:
+    """Bob asks for the instance he may not read while alice's render of the very same URL is
+    in flight (the render he would share), and again once it is cached: 403 each time, never
+    the image. The worker fetched the file once, with alice's credentials only."""
+    server, spy, secret_id = filtered
+    secret = {"requestType": "WADO", "objectUID": corpus.sample(SECRET).object_uid}
+    seen = len(spy.requests())
+    assert get(server.url + "/wado", params=secret, headers=basic(*BOB)).status == 403
+    with ThreadPoolExecutor(8) as pool:
+        for rows in (300, 301, 302):
+            params = {**secret, "rows": rows, "contentType": "image/png"}
+            alice = pool.submit(get, server.url + "/wado", params=params, headers=basic(*ALICE))
+            time.sleep(0.15)  # alice's render has started: bob's would coalesce with it
+            bobs = [
+                pool.submit(get, server.url + "/wado", params=params, headers=basic(*BOB))
+                for _ in range(4)
+            ]
+            refused = [b.result(timeout=60) for b in bobs]
+            shown = alice.result(timeout=60)
+            assert shown.status == 200 and shown.body.startswith(b"\x89PNG")
+            for reply in refused:
+                assert reply.status == 403, reply.status
+                assert "does not let these credentials read this" in reply.text
+                assert shown.body not in reply.body and b"PNG" not in reply.body
+            cached = get(server.url + "/wado", params=params, headers=basic(*BOB))
+            assert cached.status == 403 and shown.body not in cached.body
+            again = get(server.url + "/wado", params=params, headers=basic(*ALICE))
+            assert again.status == 200 and again.headers["x-wadofarm-cache"] == "L1"
+    fetches = [r for r in spy.requests()[seen:] if r.target.endswith(f"/{secret_id}/file")]
+    assert len(fetches) == 3
+    assert {r.headers.get("authorization") for r in fetches} == {basic(*ALICE)["Authorization"]}
+    # bob reads what he may, and a render he started is shared with alice
+    good = {**WADO, "rows": 90}
+    with ThreadPoolExecutor(2) as pool:
+        replies = [
+            pool.submit(get, server.url + "/wado", params=good, headers=basic(*who))
+            for who in (BOB, ALICE)
+        ]
+        assert [r.result(timeout=60).status for r in replies] == [200, 200]

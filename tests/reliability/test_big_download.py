@@ -83,14 +83,15 @@ def test_eight_clients_download_300_mb_with_flat_router_memory(
         url = f"{server.url}/wado?{query}"
         size = big_file.stat().st_size
         assert download(url) == size  # warm: the code paths, the connection pools
-        baseline = procs.rss_bytes(server.pid)
+        router = procs.router(server.pid)
+        baseline = procs.rss_bytes(router)
         peak = baseline
         done = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
-                peak = max(peak, procs.rss_bytes(server.pid))
+                peak = max(peak, procs.rss_bytes(router))
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample)

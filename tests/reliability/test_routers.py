@@ -1,9 +1,10 @@
 """Several routers on one port (--routers 2): the kernel spreads connections among them, a dead
-router costs only its own requests and is replaced, SIGTERM drains them all, /metrics adds them
-up and a render is the same bytes and ETag whichever router answers."""
+or hung router costs only its own requests and is replaced, SIGTERM drains them all, /metrics
+adds them up and a render is the same bytes and ETag whichever router answers."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -17,7 +18,9 @@ import pytest
 
 from router.cli import build_parser, config_from_args
 from router.config import CORES_PER_ROUTER, Config, SettingError
+from router.heartbeat import PING_EVERY
 from router.metrics import MIRROR_INTERVAL
+from router.supervisor import CHECK_INTERVAL
 from tests.reliability.servers import SLOW, SMALL, folder_server, wado
 from tests.reliability.test_shutdown import accepts
 from tests.support import procs
@@ -220,7 +223,7 @@ def test_sigterm_drains_every_router(tmp_path: Path, catalogue: dict[str, Path])
     assert server.log_tail().count("render pool stopped") == 2
 
 
-def test_auto_is_one_router_here_and_runs_without_a_supervisor(
+def test_auto_is_one_router_here_under_the_supervisor(
     tmp_path: Path, catalogue: dict[str, Path]
 ) -> None:
     cores = len(os.sched_getaffinity(0))
@@ -240,10 +243,55 @@ def test_auto_is_one_router_here_and_runs_without_a_supervisor(
     server.env["WADOFARM_ROUTERS"] = ""  # auto, not the suite's one router
     server.start()
     try:
-        expected = {"router 1/1", "render 1/2", "render 2/2"}
+        expected = {"supervisor", "router 1/1", "render 1/2", "render 2/2"}
         titles = procs.wait_titles(server.pid, expected, server.port)
-        assert titles[server.pid] == "router 1/1", "one router is the server process itself"
+        # the supervisor watches it and reloads it (issue 23), one router or several
+        assert titles[server.pid] == "supervisor"
         reply = get(server.url + "/wado", params=wado(SMALL, rows=16))
         assert reply.status == 200 and "x-wadofarm-router" not in reply.headers
     finally:
+        server.stop()
+
+
+# Issue 23's bound: silent for --router-timeout (5 s), seen within a ping and a check more.
+HANG_BOUND = 5.0 + PING_EVERY + CHECK_INTERVAL
+
+
+def test_a_hung_router_is_replaced_while_the_other_answers(
+    tmp_path: Path, catalogue: dict[str, Path]
+) -> None:
+    """SIGSTOP one router (as a stuck event loop would look): the supervisor's pings go
+    unanswered, and within HANG_BOUND it is killed and replaced; the other router answers all
+    along, and once the new one serves no request fails."""
+    server = start_two(catalogue, tmp_path)
+    pinned = one_per_router(server.port)
+    by_title = {title: pid for pid, title in procs.titled(server.pid).items()}
+    victim = by_title["router 1/2"]
+    try:
+        procs.freeze(victim)
+        stopped = time.monotonic()
+        answered = 0
+        while procs.alive(victim):
+            status, headers, _ = pinned["2"].get(target(SMALL, rows=20 + answered % 40))
+            assert status == 200 and headers["x-wadofarm-router"] == "2"
+            answered += 1
+            assert time.monotonic() - stopped < HANG_BOUND + 2.0, "the hung router lives on"
+            time.sleep(0.05)
+        killed = time.monotonic() - stopped
+        titles = procs.wait_titles(server.pid, TWO, server.port)
+        serving = time.monotonic() - stopped
+        print(f"killed {killed:.2f} s after SIGSTOP, replacement serving at {serving:.2f} s")
+        assert killed <= HANG_BOUND + 0.5
+        assert victim not in titles and by_title["router 2/2"] in titles
+        assert "has not answered the supervisor" in server.log_tail()
+        # after the replacement: fresh connections reach both routers, and none fails
+        replies = [get(server.url + "/wado", params=wado(SMALL, rows=24)) for _ in range(40)]
+        assert [r.status for r in replies] == [200] * 40
+        assert {r.headers["x-wadofarm-router"] for r in replies} == {"1", "2"}
+        assert answered > 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGCONT)
+        for conn in pinned.values():
+            conn.close()
         server.stop()

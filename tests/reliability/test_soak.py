@@ -76,6 +76,7 @@ def test_memory_stays_bounded_under_a_soak(tmp_path: Path, catalogue: dict[str, 
     ).start()
     try:
         workers = procs.wait_workers(server.pid, 2)
+        router = procs.router(server.pid)
         statuses: Counter[int] = Counter()
         rendered = [0]  # bytes rendered for a request: what went through the cache
         samples: list[tuple[float, int, list[int]]] = []
@@ -87,7 +88,7 @@ def test_memory_stays_bounded_under_a_soak(tmp_path: Path, catalogue: dict[str, 
                 samples.append(
                     (
                         time.monotonic() - started,
-                        procs.rss_bytes(server.pid),
+                        procs.rss_bytes(router),
                         [procs.rss_bytes(w) for w in workers],
                     )
                 )

@@ -70,6 +70,39 @@ async def test_a_killed_worker_fails_its_job_and_is_replaced(pool: RenderPool) -
     assert pool.stats.restarts == 1 and pool.alive == 2
 
 
+def _wait_dead(pid: int) -> None:
+    """Block (the event loop too, on purpose: it must not see the death first) until `pid`
+    has exited and is a zombie."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not exit")
+
+
+async def test_a_job_sent_to_a_worker_that_had_died_goes_to_the_replacement(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Killed while idle, its death not yet seen by the event loop: the job it never read
+    costs nothing (the socket says so: EPIPE or ECONNRESET, not an end of file)."""
+    pool = RenderPool(1, render_timeout=20.0)
+    await pool.start()
+    try:
+        for _ in range(3):
+            victim = pool._workers[0]
+            assert victim is not None and victim.process.pid is not None
+            os.kill(victim.process.pid, signal.SIGKILL)
+            _wait_dead(victim.process.pid)
+            reply = await pool.render(ct_bytes(), RenderParams(rows=24))
+            assert reply.width == 24
+        assert pool.stats.failures == 0 and pool.stats.restarts == 3
+        assert "died during a render" not in caplog.text
+    finally:
+        await pool.close()
+
+
 async def test_a_render_past_the_timeout_recycles_its_worker() -> None:
     pool = RenderPool(1, render_timeout=0.2)
     await pool.start()

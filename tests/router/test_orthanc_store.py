@@ -39,17 +39,17 @@ async def test_the_first_lookup_maps_the_whole_series(tmp_path: Path) -> None:
         study, series, uids, paths = one_series(tmp_path, 4)
         for path in paths:
             server.upload(path)
-        first = await store.locate(uids[0], study, series)
+        first = await store.locate(uids[0], study, series, client=None)
         assert server.process is not None
         with procs.frozen(server.process.pid):  # Orthanc cannot answer now
-            rest = [await store.locate(uid, study, series) for uid in uids[1:]]
+            rest = [await store.locate(uid, study, series, client=None) for uid in uids[1:]]
             assert len({first.key, *(i.key for i in rest)}) == 4
             with pytest.raises(UpstreamTimeout):  # not in the series: asks Orthanc, which hangs
-                await store.locate(generate_uid(), study, series)
+                await store.locate(generate_uid(), study, series, client=None)
         with pytest.raises(NotFound):
-            await store.locate(generate_uid(), study, series)
+            await store.locate(generate_uid(), study, series, client=None)
         with pytest.raises(NotFound):  # an unknown series is listed once, then per instance
-            await store.locate(uids[0], study, generate_uid())
+            await store.locate(uids[0], study, generate_uid(), client=None)
     finally:
         await store.close()
         server.stop()
@@ -64,10 +64,10 @@ async def test_an_instance_asked_for_alone_maps_its_series(tmp_path: Path) -> No
         _, _, uids, paths = one_series(tmp_path, 4)
         for path in paths:
             server.upload(path)
-        first = await store.locate(uids[0], None, None)
+        first = await store.locate(uids[0], None, None, client=None)
         assert server.process is not None
         with procs.frozen(server.process.pid):  # Orthanc cannot answer now
-            rest = [await store.locate(uid, None, None) for uid in uids[1:]]
+            rest = [await store.locate(uid, None, None, client=None) for uid in uids[1:]]
         assert len({first.key, *(i.key for i in rest)}) == 4
     finally:
         await store.close()

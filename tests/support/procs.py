@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.cpu import alive, children, cmdline, cpu_seconds, listeners, titled, workers
+from bench.cpu import alive, children, cmdline, cpu_seconds, listeners, routers, titled, workers
 
 
 def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
@@ -20,6 +20,17 @@ def wait_workers(pid: int, count: int, timeout: float = 30.0) -> list[int]:
             return found
         time.sleep(0.02)
     raise AssertionError(f"expected {count} render workers under pid {pid}, have {workers(pid)}")
+
+
+def router(pid: int, timeout: float = 30.0) -> int:
+    """The router of a one-router server (its supervisor's pid), once it is there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = routers(pid)
+        if len(found) == 1:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"expected one router under pid {pid}, have {routers(pid)}")
 
 
 def wait_titles(pid: int, expected: set[str], port: int, timeout: float = 60.0) -> dict[int, str]:
@@ -106,6 +117,8 @@ __all__ = [
     "freeze",
     "frozen",
     "listeners",
+    "router",
+    "routers",
     "rss_bytes",
     "titled",
     "wait_busy",
